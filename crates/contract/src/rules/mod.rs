@@ -1,0 +1,1 @@
+//! Registration field rules (filled in by the rules work).

@@ -1,0 +1,1 @@
+//! API wire types (filled in by the sandbox/contract work).

@@ -1,0 +1,138 @@
+//! The command line (same binary as the window). Subcommands never touch GTK
+//! or a window, so they work over SSH and on headless machines.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use educloud_core::desktop::Desktop;
+use educloud_core::paths::AppPaths;
+use educloud_core::policy::{self, LoadedPolicy};
+use educloud_core::CoreError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "educloud",
+    version,
+    about = "教育雲登入 · EduCloud Desktop — sign in to the Ministry of Education's Education Cloud",
+    long_about = "With no subcommand, opens the window. Subcommands work without a display."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the environment, folders, policy and keychain status.
+    Doctor,
+    /// Run the local Education Cloud + county IdP sandbox until stopped.
+    Sandbox {
+        /// Loopback port (0 = any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Folder for the sandbox's data (default: in memory).
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    let paths = match AppPaths::from_env() {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let _guard = crate::logging::init(&paths.log_dir, cli.command.is_some());
+    match cli.command {
+        None => match Desktop::open(paths, LoadedPolicy::load()) {
+            Ok(desktop) => crate::gui::run(desktop, started),
+            Err(e) => fail(&e),
+        },
+        Some(Command::Doctor) => match Desktop::open(paths, LoadedPolicy::load()) {
+            Ok(desktop) => doctor(&desktop),
+            Err(e) => fail(&e),
+        },
+        Some(Command::Sandbox { port, data }) => runtime(async move {
+            let handle = educloud_sandbox::start(educloud_sandbox::SandboxConfig {
+                data_dir: data,
+                port,
+            })
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+            println!("READY {}", handle.base_url());
+            let _ = tokio::signal::ctrl_c().await;
+            Ok(())
+        }),
+    }
+}
+
+fn runtime(fut: impl std::future::Future<Output = Result<(), CoreError>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&CoreError::Io(e)),
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints the stable error code (and words) and exits non-zero.
+fn fail(e: &CoreError) -> ExitCode {
+    eprintln!("error[{}]: {e}", e.code());
+    ExitCode::from(2)
+}
+
+fn doctor(desktop: &Desktop) -> ExitCode {
+    println!("EduCloud Desktop {}", env!("CARGO_PKG_VERSION"));
+    match desktop.environment() {
+        Ok(env) => println!(
+            "environment: {} ({:?}{})",
+            serde_json::to_value(env.value.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            env.origin,
+            env.value
+                .service_url
+                .map(|u| format!(", {u}"))
+                .unwrap_or_default()
+        ),
+        Err(e) => println!("environment: error[{}]", e.code()),
+    }
+    println!("data dir: {}", desktop.paths.data_dir.display());
+    println!("database: {}", desktop.paths.database().display());
+    println!("log dir: {}", desktop.paths.log_dir.display());
+    if desktop.policy.sources.is_empty() {
+        println!("policy: none (looked at {})", policy_location());
+    } else {
+        println!("policy: {}", desktop.policy.sources.join(" > "));
+    }
+    for key in policy::KEYS {
+        if let Some(v) = desktop.policy.policy.display(key) {
+            println!("  {key} = {v}");
+        }
+    }
+    for p in &desktop.policy.problems {
+        println!("  problem: {p}");
+    }
+    println!(
+        "browser: {}",
+        std::env::var("EDUCLOUD_BROWSER")
+            .ok()
+            .or_else(|| desktop.policy.policy.browser_command.clone())
+            .unwrap_or_else(|| "system default".into())
+    );
+    println!("webview: {}", webview_version());
+    ExitCode::SUCCESS
+}
+
+fn policy_location() -> String {
+    std::env::var("EDUCLOUD_POLICY").unwrap_or_else(|_| policy::LINUX_POLICY_FILE.to_string())
+}
+
+fn webview_version() -> String {
+    tauri::webview_version().unwrap_or_else(|e| format!("unavailable ({e})"))
+}

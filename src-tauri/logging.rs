@@ -1,0 +1,38 @@
+//! `tracing` set-up: a daily file in the OS log folder, plus stderr for the
+//! CLI. Secrets cannot reach these logs because they are redacting newtypes
+//! (`educloud_core::secret`), never plain strings.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+
+/// Starts logging; keep the guard alive for the process's life.
+pub fn init(log_dir: &Path, to_stderr: bool) -> Option<WorkerGuard> {
+    let filter = EnvFilter::try_from_env("EDUCLOUD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,reqwest=warn,tao=warn,wry=warn"));
+    let (file_layer, guard) = match std::fs::create_dir_all(log_dir) {
+        Ok(()) => {
+            let appender = tracing_appender::rolling::daily(log_dir, "educloud.log");
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (
+                Some(fmt::layer().with_ansi(false).with_writer(writer)),
+                Some(guard),
+            )
+        }
+        Err(_) => (None, None),
+    };
+    let stderr_layer = to_stderr.then(|| {
+        fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .without_time()
+    });
+    let stderr_filter = tracing_subscriber::filter::LevelFilter::WARN;
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(file_layer)
+        .with(stderr_layer.with_filter(stderr_filter))
+        .try_init();
+    guard
+}
