@@ -1,1 +1,7 @@
-//! End-to-end tests (in progress).
+//! End-to-end tests: the real app window under Xvfb through tauri-driver +
+//! WebKitWebDriver, headless Chromium as the system browser. See `rig.rs`.
+
+mod rig;
+
+mod home;
+mod system_browser;
