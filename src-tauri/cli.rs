@@ -69,7 +69,10 @@ pub fn main() -> ExitCode {
 }
 
 fn runtime(fut: impl std::future::Future<Output = Result<(), CoreError>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&CoreError::Io(e)),
     };

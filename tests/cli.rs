@@ -20,7 +20,10 @@ fn version_prints_the_package_version() {
     let out = educloud(home.path()).arg("--version").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.trim(), format!("educloud {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text.trim(),
+        format!("educloud {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -34,13 +37,23 @@ fn doctor_works_without_a_display_and_reports_policy() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("environment: sandbox"), "{text}");
-    assert!(text.contains(&format!("policy: {}", policy.display())), "{text}");
+    assert!(
+        text.contains(&format!("policy: {}", policy.display())),
+        "{text}"
+    );
     assert!(text.contains("DefaultCounty = ntpc"), "{text}");
     assert!(text.contains("SharedDevice = true"), "{text}");
     // The database was created under the temporary home, nowhere else.
-    assert!(home.path().join("data/educloud/educloud.sqlite").exists(), "{text}");
+    assert!(
+        home.path().join("data/educloud/educloud.sqlite").exists(),
+        "{text}"
+    );
 }
 
 #[test]
@@ -55,7 +68,10 @@ fn a_broken_policy_is_reported_not_fatal() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(text.contains("problem:") && text.contains("not valid JSON"), "{text}");
+    assert!(
+        text.contains("problem:") && text.contains("not valid JSON"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -45,7 +45,8 @@ async fn policy_locks_the_language() {
     profile.set_policy(serde_json::json!({"Language": "en"}));
     let app = App::launch(&tools, &profile, &[]).await;
     app.wait_text("#home-sign-in", "Sign in").await;
-    app.wait_text("#lang-lock", "Managed by your organization").await;
+    app.wait_text("#lang-lock", "Managed by your organization")
+        .await;
     let disabled = app
         .client
         .execute(

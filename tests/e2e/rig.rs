@@ -70,8 +70,14 @@ pub struct Tools {
 pub fn tools() -> Option<Tools> {
     let found = [
         ("Xvfb (apt: xvfb)", which("Xvfb")),
-        ("tauri-driver (cargo install tauri-driver --locked)", cargo_bin("tauri-driver")),
-        ("WebKitWebDriver (apt: webkit2gtk-driver)", which("WebKitWebDriver")),
+        (
+            "tauri-driver (cargo install tauri-driver --locked)",
+            cargo_bin("tauri-driver"),
+        ),
+        (
+            "WebKitWebDriver (apt: webkit2gtk-driver)",
+            which("WebKitWebDriver"),
+        ),
         ("node", which("node")),
         ("chromium (apt: chromium)", which("/usr/bin/chromium")),
         (
@@ -86,7 +92,10 @@ pub fn tools() -> Option<Tools> {
         .collect();
     if !missing.is_empty() {
         let msg = format!("e2e tools missing: {}", missing.join(", "));
-        if std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false) {
+        if std::env::var("CI")
+            .map(|v| v == "true" || v == "1")
+            .unwrap_or(false)
+        {
             panic!("{msg} (CI=true: failing instead of skipping)");
         }
         eprintln!("SKIPPED: {msg}");
@@ -148,9 +157,17 @@ impl Display {
     pub fn start(tools: &Tools) -> Display {
         use std::io::Read;
         let mut cmd = Command::new(&tools.xvfb);
-        cmd.args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x900x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
         let mut proc = Proc::spawn(&mut cmd);
         let mut out = proc.0.stdout.take().expect("piped");
         let mut buf = Vec::new();
@@ -242,7 +259,9 @@ impl Profile {
         let p = |s: &str| self.path().join(s).display().to_string();
         let browser = format!(
             "{} {}",
-            which("node").map(|n| n.display().to_string()).unwrap_or("node".into()),
+            which("node")
+                .map(|n| n.display().to_string())
+                .unwrap_or("node".into()),
             repo_root().join("tests/browser/county-login.mjs").display()
         );
         vec![
@@ -250,9 +269,15 @@ impl Profile {
             ("XDG_DATA_HOME".into(), p("data")),
             ("XDG_CONFIG_HOME".into(), p("config")),
             ("XDG_CACHE_HOME".into(), p("cache")),
-            ("EDUCLOUD_POLICY".into(), self.policy_file().display().to_string()),
+            (
+                "EDUCLOUD_POLICY".into(),
+                self.policy_file().display().to_string(),
+            ),
             ("EDUCLOUD_BROWSER".into(), browser),
-            ("EDUCLOUD_TEST_BROWSER_PLAN".into(), self.plan_file().display().to_string()),
+            (
+                "EDUCLOUD_TEST_BROWSER_PLAN".into(),
+                self.plan_file().display().to_string(),
+            ),
             ("DISPLAY".into(), display.to_string()),
             ("NO_AT_BRIDGE".into(), "1".into()),
         ]
@@ -287,10 +312,18 @@ impl App {
         let log = profile.path().join(format!("driver-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("driver log");
         let mut cmd = Command::new(&tools.tauri_driver);
-        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .args(["--native-driver", &tools.webkit_driver.display().to_string()])
-            .stdout(log_file.try_clone().expect("log"))
-            .stderr(log_file);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .args([
+            "--native-driver",
+            &tools.webkit_driver.display().to_string(),
+        ])
+        .stdout(log_file.try_clone().expect("log"))
+        .stderr(log_file);
         for (k, v) in profile.env(&display.name) {
             cmd.env(k, v);
         }

@@ -37,9 +37,17 @@ fn serve(max: usize) -> (u16, mpsc::Receiver<String>) {
             reader.read_exact(&mut body).ok();
             let (status, extra, page) = if line.starts_with("POST /login") {
                 tx.send(String::from_utf8_lossy(&body).to_string()).ok();
-                ("302 Found", "Location: /callback/test?code=abc\r\n", String::new())
+                (
+                    "302 Found",
+                    "Location: /callback/test?code=abc\r\n",
+                    String::new(),
+                )
             } else if line.starts_with("GET /callback/") {
-                ("200 OK", "", "<html><body><h1>登入完成，可以關閉此分頁</h1></body></html>".to_string())
+                (
+                    "200 OK",
+                    "",
+                    "<html><body><h1>登入完成，可以關閉此分頁</h1></body></html>".to_string(),
+                )
             } else {
                 ("200 OK", "", "<html><body><form method=post action=/login>\
                     <input id=username name=username><input id=password name=password type=password>\
@@ -72,10 +80,16 @@ fn headless_chromium_fills_a_loopback_login_page() {
         .unwrap();
     assert!(status.success());
     let form = posted.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(form.contains("username=ntpctest") && form.contains("remember=on"), "{form}");
+    assert!(
+        form.contains("username=ntpctest") && form.contains("remember=on"),
+        "{form}"
+    );
     let visits = profile.browser_visits();
     assert_eq!(visits.len(), 1, "{visits:?}");
     assert_eq!(visits[0]["ok"], true);
-    assert!(visits[0]["final_url"].as_str().unwrap().contains("/callback/test?code=abc"));
+    assert!(visits[0]["final_url"]
+        .as_str()
+        .unwrap()
+        .contains("/callback/test?code=abc"));
     assert!(visits[0]["text"].as_str().unwrap().contains("登入完成"));
 }

@@ -110,7 +110,13 @@ pub const COUNTIES: &[CountyInfo] = &[
     sso!("hlc", "花蓮縣", "Hualien County", "hlc.sso.edu.tw", false),
     sso!("phc", "澎湖縣", "Penghu County", "phc.sso.edu.tw", false),
     sso!("km", "金門縣", "Kinmen County", "km.sso.edu.tw", false),
-    sso!("mt", "連江縣", "Lienchiang County", "matsu.sso.edu.tw", false),
+    sso!(
+        "mt",
+        "連江縣",
+        "Lienchiang County",
+        "matsu.sso.edu.tw",
+        false
+    ),
     CountyInfo {
         code: "moe",
         name_zh: "教育部",
@@ -153,8 +159,22 @@ mod tests {
         assert_eq!(
             seed,
             [
-                "基隆市", "新北市", "臺北市", "桃園市", "新竹縣", "新竹市", "苗栗縣", "臺中市",
-                "彰化縣", "南投縣", "雲林縣", "嘉義縣", "嘉義市", "臺南市", "高雄市", "屏東縣",
+                "基隆市",
+                "新北市",
+                "臺北市",
+                "桃園市",
+                "新竹縣",
+                "新竹市",
+                "苗栗縣",
+                "臺中市",
+                "彰化縣",
+                "南投縣",
+                "雲林縣",
+                "嘉義縣",
+                "嘉義市",
+                "臺南市",
+                "高雄市",
+                "屏東縣",
                 "臺東縣"
             ]
         );
@@ -175,7 +195,10 @@ mod tests {
 
     #[test]
     fn three_profiles_are_represented() {
-        assert_eq!(find("tp").map(|c| c.profile), Some(IdpProfile::TaipeiOauth2));
+        assert_eq!(
+            find("tp").map(|c| c.profile),
+            Some(IdpProfile::TaipeiOauth2)
+        );
         assert_eq!(find("kh").map(|c| c.profile), Some(IdpProfile::Kaohsiung));
         assert_eq!(find("ntpc").map(|c| c.profile), Some(IdpProfile::SsoEduTw));
         assert!(!IdpProfile::TaipeiOauth2.has_id_token());

@@ -45,7 +45,9 @@ impl SystemBrowser {
 impl BrowserOpener for SystemBrowser {
     fn open(&self, url: &str) -> Result<()> {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(CoreError::BrowserLaunch("only http(s) URLs are opened".into()));
+            return Err(CoreError::BrowserLaunch(
+                "only http(s) URLs are opened".into(),
+            ));
         }
         match &self.command {
             Some(cmd) => {
@@ -54,7 +56,10 @@ impl BrowserOpener for SystemBrowser {
                 let (program, args) = words
                     .split_first()
                     .ok_or_else(|| CoreError::BrowserLaunch("empty browser command".into()))?;
-                tracing::info!(program, "opening the browser through the configured command");
+                tracing::info!(
+                    program,
+                    "opening the browser through the configured command"
+                );
                 Command::new(program)
                     .args(args)
                     .arg(url)
@@ -100,7 +105,13 @@ mod tests {
     #[test]
     fn refuses_non_http_urls_and_reports_missing_programs() {
         let b = SystemBrowser::new(Some("/nonexistent/browser".into()));
-        assert_eq!(b.open("file:///etc/passwd").unwrap_err().code(), "browser.launch_failed");
-        assert_eq!(b.open("https://x.tw").unwrap_err().code(), "browser.launch_failed");
+        assert_eq!(
+            b.open("file:///etc/passwd").unwrap_err().code(),
+            "browser.launch_failed"
+        );
+        assert_eq!(
+            b.open("https://x.tw").unwrap_err().code(),
+            "browser.launch_failed"
+        );
     }
 }

@@ -161,7 +161,11 @@ impl Policy {
                             "{k}(issuer={}, client_id={}, secret={})",
                             v.issuer.as_deref().unwrap_or("-"),
                             v.client_id.as_deref().unwrap_or("-"),
-                            if v.client_secret.is_some() { "[set]" } else { "-" }
+                            if v.client_secret.is_some() {
+                                "[set]"
+                            } else {
+                                "-"
+                            }
                         )
                     })
                     .collect::<Vec<_>>()
@@ -263,7 +267,10 @@ mod tests {
         assert!(p.county_allowed("tp") && !p.county_allowed("kh"));
         assert!(p.shared_device() && !p.stay_signed_in_allowed() && !p.drafts_allowed());
         let o = &p.county_overrides.as_ref().unwrap()["ntpc"];
-        assert_eq!(o.client_secret.as_ref().unwrap().expose_secret(), "s3cr3t-value");
+        assert_eq!(
+            o.client_secret.as_ref().unwrap().expose_secret(),
+            "s3cr3t-value"
+        );
         assert_eq!(unknown, ["unknown key FutureKey"]);
     }
 
@@ -278,8 +285,7 @@ mod tests {
     #[test]
     fn higher_source_wins_key_by_key() {
         let (machine, _) = Policy::from_json(r#"{"Language":"zh-TW"}"#).unwrap();
-        let (user, _) =
-            Policy::from_json(r#"{"Language":"en","DefaultCounty":"kh"}"#).unwrap();
+        let (user, _) = Policy::from_json(r#"{"Language":"en","DefaultCounty":"kh"}"#).unwrap();
         let mut l = LoadedPolicy::default();
         l.add("HKLM".into(), machine);
         l.add("HKCU".into(), user);

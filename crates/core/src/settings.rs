@@ -45,11 +45,7 @@ pub struct EnvironmentChoice {
     pub service_url: Option<String>,
 }
 
-fn resolve<T>(
-    policy: Option<T>,
-    user: Option<T>,
-    default: T,
-) -> Resolved<T> {
+fn resolve<T>(policy: Option<T>, user: Option<T>, default: T) -> Resolved<T> {
     match (policy, user) {
         (Some(value), _) => Resolved {
             value,
@@ -218,11 +214,17 @@ mod tests {
     fn default_county_lock() {
         let store = Store::in_memory().unwrap();
         let p = policy(r#"{"DefaultCounty":"tp"}"#);
-        assert_eq!(default_county(&p, &store).unwrap().value.as_deref(), Some("tp"));
+        assert_eq!(
+            default_county(&p, &store).unwrap().value.as_deref(),
+            Some("tp")
+        );
         assert!(set_default_county(&p, &store, "kh").is_err());
         set_default_county(&Policy::default(), &store, "kh").unwrap();
         assert_eq!(
-            default_county(&Policy::default(), &store).unwrap().value.as_deref(),
+            default_county(&Policy::default(), &store)
+                .unwrap()
+                .value
+                .as_deref(),
             Some("kh")
         );
     }

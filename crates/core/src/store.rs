@@ -137,7 +137,8 @@ impl Store {
     }
 
     pub fn drop_cached(&self, key: &str) -> Result<()> {
-        self.conn().execute("DELETE FROM cache WHERE key = ?1", [key])?;
+        self.conn()
+            .execute("DELETE FROM cache WHERE key = ?1", [key])?;
         Ok(())
     }
 
@@ -271,7 +272,8 @@ mod tests {
         {
             let s = Store::open(&path).unwrap();
             s.set_setting("language", "en").unwrap();
-            s.save_draft("registration", "{\"nickname\":\"x\"}").unwrap();
+            s.save_draft("registration", "{\"nickname\":\"x\"}")
+                .unwrap();
             let mode: String = s
                 .conn()
                 .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -297,7 +299,8 @@ mod tests {
     #[test]
     fn history_is_newest_first_and_accounts_upsert() {
         let s = Store::in_memory().unwrap();
-        s.record_sign_in("county", Some("ntpc"), None, "ok").unwrap();
+        s.record_sign_in("county", Some("ntpc"), None, "ok")
+            .unwrap();
         s.record_sign_in("password", None, Some("a@b.tw"), "auth.invalid_credentials")
             .unwrap();
         let h = s.history(10).unwrap();

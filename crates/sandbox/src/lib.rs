@@ -53,8 +53,8 @@ impl Drop for SandboxHandle {
 pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.port))).await?;
     let addr = listener.local_addr()?;
-    let base_url = Url::parse(&format!("http://{addr}/"))
-        .map_err(|e| SandboxError::Other(e.to_string()))?;
+    let base_url =
+        Url::parse(&format!("http://{addr}/")).map_err(|e| SandboxError::Other(e.to_string()))?;
     let app = Router::new()
         .route("/", get(|| async { "EduCloud sandbox" }))
         .route(
