@@ -5,7 +5,7 @@ use crate::rig::{self, App, Profile};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn home_screen_language_switch_and_persistence() {
-    let _serial = rig::serial();
+    let _serial = rig::serial().await;
     let Some(tools) = rig::tools() else { return };
     let profile = Profile::new();
 
@@ -39,7 +39,7 @@ async fn home_screen_language_switch_and_persistence() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_locks_the_language() {
-    let _serial = rig::serial();
+    let _serial = rig::serial().await;
     let Some(tools) = rig::tools() else { return };
     let profile = Profile::new();
     profile.set_policy(serde_json::json!({"Language": "en"}));
