@@ -19,6 +19,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::county::IdpProfile;
+/// `password_policy` in the service configuration.
+pub use crate::rules::PasswordPolicy;
+/// The two kinds of account (`staff` = 教師、職員、學生 with a county Open
+/// ID, `other` = 家長、社會人士) and 性別 (`male` / `female`): the rule
+/// set's own types, so the form and the wire cannot disagree.
+pub use crate::rules::{Gender, Identity};
 
 /// Media type of every error body (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -81,24 +87,13 @@ pub struct ServiceConfiguration {
     pub api_base: String,
     /// The terms version a registration must accept (e.g. `2026-11-01`).
     pub terms_version: String,
-    pub password_policy: PasswordPolicyParams,
+    /// The password rules' parameters (the server stays the authority).
+    pub password_policy: PasswordPolicy,
     /// The county directory, in the seed's drop-down order.
     pub counties: Vec<CountyEntry>,
     /// Where the sandbox shows the mail it sends (absent in production).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbox_url: Option<String>,
-}
-
-/// The password policy's parameters, served so the server stays the
-/// authority and the app checks with the same numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PasswordPolicyParams {
-    pub min_length: u32,
-    pub max_length: u32,
-    /// How many of upper / lower / digit / symbol must appear.
-    pub min_classes: u32,
-    /// The minimum strength-estimator (zxcvbn) score, 0–4.
-    pub min_score: u32,
 }
 
 /// One county's (or the ministry's) Open ID provider as the service
@@ -156,26 +151,6 @@ pub struct Availability {
 // ---------------------------------------------------------------------------
 // Accounts
 
-/// The two kinds of Education Cloud account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Identity {
-    /// 教育雲端帳號: school staff, bound to a county Open ID, `name@mail.edu.tw`.
-    Staff,
-    /// 教育雲一般會員 (其他): parents and the public; the account is their own
-    /// e-mail address, activated by a mailed link.
-    Other,
-}
-
-impl Identity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Identity::Staff => "staff",
-            Identity::Other => "other",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
@@ -190,13 +165,6 @@ impl AccountStatus {
             AccountStatus::PendingActivation => "pending_activation",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Gender {
-    Male,
-    Female,
 }
 
 /// An Education Cloud account as the API shows it.
@@ -235,6 +203,9 @@ pub struct Account {
 pub struct RegistrationRequest {
     pub identity: Identity,
     /// Must equal the service configuration's `terms_version`.
+    /// The server deserializes this body with
+    /// [`crate::rules::RegistrationInput`] (plus the tokens and avatar), so
+    /// every field failure is a 422 rule code, never a 400.
     pub terms_version: String,
     /// Staff: the county code whose Open ID signed the user in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -442,6 +413,7 @@ impl std::error::Error for Problem {}
 /// [`crate::rules`] and are answered with 422).
 pub mod code {
     pub const REQUEST_INVALID: &str = "request.invalid";
+    pub const REQUEST_TOO_LARGE: &str = "request.too_large";
     pub const NOT_FOUND: &str = "request.not_found";
     pub const INTERNAL: &str = "server.internal";
     pub const AUTH_INVALID_CREDENTIALS: &str = "auth.invalid_credentials";
@@ -467,6 +439,7 @@ pub mod code {
     /// Every service code with its HTTP status and English title.
     pub const ALL: &[(&str, u16, &str)] = &[
         (REQUEST_INVALID, 400, "The request is malformed"),
+        (REQUEST_TOO_LARGE, 413, "The request body is too large"),
         (NOT_FOUND, 404, "No such resource"),
         (INTERNAL, 500, "Internal error"),
         (AUTH_INVALID_CREDENTIALS, 401, "Wrong account or password"),
@@ -611,5 +584,35 @@ mod tests {
         assert_eq!(r.identity, Identity::Other);
         assert!(r.password.is_empty());
         assert!(r.avatar.is_none());
+    }
+
+    #[test]
+    fn a_wire_registration_is_what_the_rules_read() {
+        let req = RegistrationRequest {
+            identity: Identity::Staff,
+            terms_version: "2026-11-01".into(),
+            county: Some("ntpc".into()),
+            id_token: Some(Secret::new("header.payload.sig")),
+            access_token: None,
+            account_name: Some("ntpcteacher".into()),
+            email: None,
+            email_confirm: None,
+            name: None,
+            backup_email: "wang.backup@example.org".into(),
+            backup_email_confirm: "wang.backup@example.org".into(),
+            password: Secret::new("Kite-Lamp-93-Orbit"),
+            password_confirm: Secret::new("Kite-Lamp-93-Orbit"),
+            nickname: "小明老師".into(),
+            phone: Some("0912-345-678".into()),
+            gender: Some(Gender::Female),
+            avatar: None,
+        };
+        let json = serde_json::to_value(&req).unwrap();
+        assert_eq!(json["gender"], "female");
+        let input: crate::rules::RegistrationInput = serde_json::from_value(json).unwrap();
+        let valid =
+            crate::rules::validate_registration(&input, &PasswordPolicy::default()).unwrap();
+        assert_eq!(valid.account().as_str(), "ntpcteacher@mail.edu.tw");
+        assert_eq!(valid.gender(), Some(Gender::Female));
     }
 }

@@ -2,21 +2,82 @@
 //! Ministry of Education's Education Cloud and each county's Open ID
 //! provider. It runs embedded in the app (the offline demo, 示範環境) and
 //! standalone (`educloud sandbox`), and is the test double for every flow.
+//!
+//! # Composition
+//!
+//! [`start`] binds `127.0.0.1:{port}`, derives the base URL
+//! (`http://127.0.0.1:PORT/`) and builds one axum [`Router`] from:
+//! - `GET /` — the sandbox home page ([`home`]): environment, counties and
+//!   their issuers, demo users and passwords, link to `/outbox`;
+//! - [`idp::router`] — every county IdP under `/idp/{code}/…`, sharing one
+//!   [`idp::IdpRegistry`] (keys, demo users, grants, test clock);
+//! - the Education Cloud half (`crate::cloud`), mounted with
+//!   `.merge(cloud.router())` once it exists; it reaches the county IdPs only
+//!   through the registry's public API.
+//!
+//! # The IdP API the Education Cloud half calls
+//!
+//! - [`idp::IdpRegistry::verify_id_token`]`(county, token, expected_aud) ->
+//!   Result<`[`idp::CountyClaims`]`, `[`idp::IdpError`]`>` — RS256 signature
+//!   with the county's published keys (`kid` required), `iss` = the county's
+//!   issuer, `aud` ∋ `expected_aud`, `azp`, `exp` (registry clock); returns
+//!   sub / name / email / role / title / school and a `token_id` (the `jti`)
+//!   for replay detection.
+//! - [`idp::IdpRegistry::identity_for_access_token`]`(county, token)` — the
+//!   Taipei profile's identity behind an access token (what `/api/user` and
+//!   `/api/profile` return), same result type.
+//! - [`idp::IdpRegistry::demo_user`] / [`idp::DemoUser::subject_for`] — to
+//!   seed the `{code}bound` accounts with the `sub` the desktop client sees.
+//! - [`idp::IdpRegistry::mint_id_token`] / [`idp::IdpRegistry::mint_access_token`]
+//!   — test support: tokens as a login would issue them, without the form.
+//!
+//! Error codes ([`idp::IdpError::code`]): `token.invalid`, `token.expired`,
+//! `idp.unknown_county`, `idp.wrong_profile`, `idp.keys`.
 
+pub mod cloud;
+pub mod idp;
+pub mod outbox;
+
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use axum::{routing::get, Json, Router};
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::{routing::get, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
+
+use idp::{IdpOptions, IdpRegistry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot listen: {0}")]
     Bind(#[from] std::io::Error),
+    #[error("county IdPs: {0}")]
+    Idp(#[from] idp::IdpError),
+    #[error("education cloud: {0}")]
+    Cloud(#[from] cloud::CloudError),
     #[error("{0}")]
     Other(String),
+}
+
+impl SandboxError {
+    /// Stable machine code (`area.reason`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SandboxError::Bind(_) => "sandbox.bind",
+            SandboxError::Idp(e) => e.code(),
+            SandboxError::Cloud(e) => e.code(),
+            SandboxError::Other(_) => "sandbox.other",
+        }
+    }
 }
 
 /// How to start a sandbox.
@@ -26,11 +87,17 @@ pub struct SandboxConfig {
     pub data_dir: Option<PathBuf>,
     /// Loopback port; 0 = any free port.
     pub port: u16,
+    /// Also deliver the outbox's mail through this SMTP server
+    /// (`smtp://host:port`, `smtps://user:pass@host`, see lettre's
+    /// `from_url`); `None` = outbox only.
+    pub smtp: Option<String>,
 }
 
 /// A running sandbox; stops when dropped.
 pub struct SandboxHandle {
     base_url: Url,
+    idp: Arc<IdpRegistry>,
+    cloud: Arc<cloud::Cloud>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -38,6 +105,17 @@ impl SandboxHandle {
     /// e.g. `http://127.0.0.1:41234/`
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// The county IdPs of this sandbox (for tests: verify or mint county
+    /// tokens, rotate keys, advance the IdP clock).
+    pub fn idp(&self) -> &Arc<IdpRegistry> {
+        &self.idp
+    }
+
+    /// The Education Cloud of this sandbox (for tests: its clock, outbox).
+    pub fn cloud(&self) -> &Arc<cloud::Cloud> {
+        &self.cloud
     }
 }
 
@@ -49,29 +127,140 @@ impl Drop for SandboxHandle {
     }
 }
 
-/// Starts the sandbox on 127.0.0.1 and returns once it is listening.
+/// Starts the sandbox on 127.0.0.1 and returns once it is listening (and
+/// the county IdPs' signing key is loaded or generated).
 pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.port))).await?;
     let addr = listener.local_addr()?;
     let base_url =
         Url::parse(&format!("http://{addr}/")).map_err(|e| SandboxError::Other(e.to_string()))?;
+    let idp = IdpRegistry::start(
+        &base_url,
+        IdpOptions {
+            data_dir: config.data_dir.clone(),
+        },
+    )
+    .await?;
+    let cloud = cloud::Cloud::open(cloud::CloudConfig {
+        base_url: base_url.clone(),
+        data_dir: config.data_dir.clone(),
+        smtp: config.smtp.clone(),
+        counties: Arc::clone(&idp) as Arc<dyn cloud::CountyVerifier>,
+    })?;
     let app = Router::new()
-        .route("/", get(|| async { "EduCloud sandbox" }))
-        .route(
-            "/.well-known/educloud-configuration",
-            get(|| async { Json(serde_json::json!({"environment": "sandbox"})) }),
-        );
+        .route("/", get(home))
+        .with_state(Arc::clone(&idp))
+        .merge(idp::router(Arc::clone(&idp)))
+        .merge(cloud.router());
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        // Connect info gives the cloud the client address (per-address
+        // sign-in throttling).
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
     });
     tracing::info!(%base_url, "sandbox listening");
     Ok(SandboxHandle {
         base_url,
+        idp,
+        cloud,
         shutdown: Some(tx),
     })
 }
+
+/// `GET /`: what this sandbox offers and how to sign in to it.
+pub async fn home(State(idp): State<Arc<IdpRegistry>>) -> Response {
+    let base = idp.base_url().as_str();
+    let e = idp::escape_html;
+    let mut counties = String::new();
+    for (info, issuer) in idp.counties() {
+        let meta = idp::profile::endpoints(info.profile).metadata;
+        let _ = write!(
+            counties,
+            "<tr><td><code>{code}</code></td><td>{zh}<br><span class=\"en\">{en}</span></td>\
+<td><code>{profile:?}</code></td><td><a href=\"{issuer}{meta}\"><code>{issuer}</code></a></td></tr>",
+            code = e(info.code),
+            zh = e(info.name_zh),
+            en = e(info.name_en),
+            profile = info.profile,
+            issuer = e(issuer),
+            meta = e(meta),
+        );
+    }
+    let mut users = String::new();
+    for u in idp
+        .demo_users()
+        .filter(|u| matches!(u.county, "ntpc" | "kh" | "tp" | "moe"))
+    {
+        let _ = write!(
+            users,
+            "<tr><td><code>{user}</code></td><td>{name}</td><td>{role} / {title}</td><td>{school}</td><td>{bound}</td></tr>",
+            user = e(&u.username),
+            name = e(u.name),
+            role = e(u.role),
+            title = e(u.title),
+            school = e(&format!("{} {}", u.school_id, u.school_name)),
+            bound = e(u.bound_account.as_deref().unwrap_or("—")),
+        );
+    }
+    let body = format!(
+        "<!doctype html>\n<html lang=\"zh-Hant-TW\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>EduCloud 示範環境 · Sandbox</title><style>{css}</style></head><body>\
+<h1>EduCloud 示範環境 <span class=\"en\">Sandbox</span></h1>\
+<p>本機模擬的教育雲與縣市 Open ID 登入服務，僅供測試與示範；所有帳號與密碼都是假的。\
+<br><span class=\"en\">A local stand-in for Education Cloud and the county Open ID providers, for tests and demos only; every account and password here is fake.</span></p>\
+<ul><li>Base URL: <code>{base}</code></li>\
+<li><a href=\"{base}.well-known/educloud-configuration\">服務設定 Service configuration</a></li>\
+<li><a href=\"{base}api/openapi.yaml\">OpenAPI</a></li>\
+<li><a id=\"outbox\" href=\"{base}outbox\">寄件匣 Outbox</a>（示範環境寄出的所有信件 / every mail the sandbox sends）</li></ul>\
+<h2>示範帳號 <span class=\"en\">Demo accounts</span></h2>\
+<p>每個縣市都有 <code>{{code}}test</code>（教師 / 專任教師）、<code>{{code}}staff</code>（職員）、<code>{{code}}student</code>（學生）、\
+<code>{{code}}bound</code>（教師，已綁定 <code>{{code}}bound@mail.edu.tw</code>），縣市密碼皆為 <code id=\"demo-password\">{pw}</code>。\
+<br><span class=\"en\">Every county has these users; the county password is always <code>{pw}</code>.</span></p>\
+<p>教育雲帳號 Education Cloud accounts: <code>{{code}}bound@mail.edu.tw</code>、<code>parent.demo@example.com</code>（已啟用 active）、\
+<code>pending.demo@example.com</code>（未啟用 pending）— 密碼 password <code>{cloud_pw}</code>.</p>\
+<p>OAuth client: <code>{client}</code>（public + PKCE S256；或 client secret <code>{secret}</code>）；redirect URI \
+<code>http://127.0.0.1:{{port}}/callback/{{code}}</code> / <code>http://[::1]:{{port}}/callback/{{code}}</code>.</p>\
+<table><thead><tr><th>帳號 Account</th><th>姓名 Name</th><th>身分 / 職稱</th><th>學校 School</th><th>已綁定 Bound to</th></tr></thead>\
+<tbody>{users}</tbody></table>\
+<h2>縣市 Open ID <span class=\"en\">County IdPs</span></h2>\
+<table><thead><tr><th>Code</th><th>縣市</th><th>Profile</th><th>Issuer</th></tr></thead><tbody>{counties}</tbody></table>\
+</body></html>\n",
+        css = HOME_CSS,
+        base = e(base),
+        pw = idp::DEMO_PASSWORD,
+        cloud_pw = idp::DEMO_CLOUD_PASSWORD,
+        client = idp::CLIENT_ID,
+        secret = idp::SANDBOX_CLIENT_SECRET,
+    );
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&format!(
+            "default-src 'none'; style-src 'sha256-{}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            STANDARD.encode(Sha256::digest(HOME_CSS.as_bytes()))
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+const HOME_CSS: &str = "body{font-family:\"Noto Sans TC\",sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#1d2733}\
+table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border:1px solid #cfd8e3;padding:.35rem .5rem;text-align:left;vertical-align:top}\
+th{background:#eef2f6}.en{color:#5b6b7c;font-size:.9em}code{font-size:.95em}";
