@@ -1,1 +1,461 @@
-//! (in progress)
+//! The Education Cloud API client ([`EduCloudClient`]) and the one HTTP
+//! client builder ([`http_client`]) every outgoing call of the app uses.
+//!
+//! - No redirect is ever followed (`redirect::Policy::none()`): a 3xx answer
+//!   is an error, so a token or password never travels to a host we did not
+//!   choose (RFC 9700 §4.11, openidconnect's advice).
+//! - IT policy `ProxyUrl` and `ExtraCaCertificates` (PEM files, added to the
+//!   built-in roots) apply to every call.
+//! - Errors: RFC 9457 `application/problem+json` answers become
+//!   [`CoreError::Service`] with the service's stable `code`; a host that
+//!   cannot be reached becomes `network.unreachable`.
+//!
+//! The wire types mirror `/tmp/educloud-api.md` (the API as agreed); secrets
+//! in them are [`SecretString`]s the moment they leave the JSON parser.
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+use url::Url;
+
+use crate::desktop::Desktop;
+use crate::oidc::CountyCredential;
+use crate::policy::Policy;
+use crate::{CoreError, Result};
+
+/// Time allowed to open a TCP/TLS connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for a whole request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds the app's HTTP client: no redirects, bounded time, the policy's
+/// proxy and extra CA certificates. Used by [`EduCloudClient`] and by the
+/// county sign-in ([`crate::oidc`]).
+pub fn http_client(policy: &Policy) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("EduCloudDesktop/", env!("CARGO_PKG_VERSION")));
+    let builder = policy.apply_network(builder)?;
+    builder
+        .build()
+        .map_err(|e| CoreError::Internal(format!("HTTP client: {e}")))
+}
+
+/// Whether `url` may carry tokens: `https`, or `http` to a loopback address
+/// (127.0.0.0/8, `[::1]`) for the sandbox and tests.
+pub fn is_secure_url(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Wire types (the API as agreed; `educloud_contract::wire` will own them).
+// ---------------------------------------------------------------------------
+
+/// An RFC 9457 problem as the service sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Problem {
+    #[serde(default)]
+    pub r#type: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    pub code: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+pub use educloud_contract::wire::{
+    Account, AccountStatus, Availability, CountyEntry as ConfiguredCounty, Identity,
+    PasswordPolicy, RegistrationRequest, RegistrationResponse, ServiceConfiguration, Terms,
+    TermsSection,
+};
+
+/// A new Education Cloud session. Tokens are secrets from the start.
+#[derive(Debug)]
+pub struct SessionTokens {
+    pub access_token: SecretString,
+    pub expires_in: u64,
+    pub refresh_token: SecretString,
+    pub refresh_expires_in: u64,
+    pub account: Account,
+}
+
+impl From<educloud_contract::wire::SessionTokens> for SessionTokens {
+    fn from(w: educloud_contract::wire::SessionTokens) -> Self {
+        SessionTokens {
+            access_token: SecretString::from(w.access_token.expose_secret().to_string()),
+            expires_in: w.expires_in,
+            refresh_token: SecretString::from(w.refresh_token.expose_secret().to_string()),
+            refresh_expires_in: w.refresh_expires_in,
+            account: w.account,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The client.
+// ---------------------------------------------------------------------------
+
+/// A client for one Education Cloud service's API (`{api_base}`).
+#[derive(Debug, Clone)]
+pub struct EduCloudClient {
+    http: reqwest::Client,
+    api_base: Url,
+}
+
+impl EduCloudClient {
+    /// A client for `api_base` (e.g. `http://127.0.0.1:PORT/api/v1/`).
+    pub fn new(http: reqwest::Client, api_base: Url) -> Result<Self> {
+        if !is_secure_url(&api_base) {
+            return Err(CoreError::BadResponse {
+                what: "Education Cloud".into(),
+                detail: format!("the API base {api_base} is not https"),
+            });
+        }
+        let mut api_base = api_base;
+        if !api_base.path().ends_with('/') {
+            let path = format!("{}/", api_base.path());
+            api_base.set_path(&path);
+        }
+        Ok(EduCloudClient { http, api_base })
+    }
+
+    /// The client for the desktop's service: waits for the service to be
+    /// known, reads its configuration (cached) and uses its `api_base`.
+    pub async fn for_desktop(desktop: &Desktop) -> Result<Self> {
+        let http = http_client(&desktop.policy.policy)?;
+        let config = crate::directory::service_configuration(desktop, false).await?;
+        let api_base = Url::parse(&config.api_base).map_err(|e| CoreError::BadResponse {
+            what: "Education Cloud".into(),
+            detail: format!("api_base: {e}"),
+        })?;
+        Self::new(http, api_base)
+    }
+
+    /// Fetches `GET {service}/.well-known/educloud-configuration` (uncached).
+    pub async fn fetch_configuration(
+        http: &reqwest::Client,
+        service: &Url,
+    ) -> Result<ServiceConfiguration> {
+        let url = service
+            .join(".well-known/educloud-configuration")
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+        if !is_secure_url(&url) {
+            return Err(CoreError::BadResponse {
+                what: "Education Cloud".into(),
+                detail: format!("the service {service} is not https"),
+            });
+        }
+        let resp = send(http.get(url)).await?;
+        read_json(resp).await
+    }
+
+    pub fn api_base(&self) -> &Url {
+        &self.api_base
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        self.api_base
+            .join(path)
+            .map_err(|e| CoreError::Internal(format!("API path {path}: {e}")))
+    }
+
+    fn request(&self, method: Method, path: &str) -> Result<RequestBuilder> {
+        Ok(self
+            .http
+            .request(method, self.url(path)?)
+            .header(reqwest::header::ACCEPT, "application/json"))
+    }
+
+    /// `GET terms?lang=`.
+    pub async fn terms(&self, lang: &str) -> Result<Terms> {
+        let req = self.request(Method::GET, "terms")?.query(&[("lang", lang)]);
+        read_json(send(req).await?).await
+    }
+
+    /// `GET accounts/availability?name=`.
+    pub async fn availability(&self, name: &str) -> Result<Availability> {
+        let req = self
+            .request(Method::GET, "accounts/availability")?
+            .query(&[("name", name)]);
+        read_json(send(req).await?).await
+    }
+
+    /// `POST registrations`.
+    pub async fn register(&self, body: &RegistrationRequest) -> Result<RegistrationResponse> {
+        let req = self.request(Method::POST, "registrations")?.json(body);
+        read_json(send(req).await?).await
+    }
+
+    /// `POST activations`.
+    pub async fn activate(&self, token: &SecretString) -> Result<Account> {
+        let req = self
+            .request(Method::POST, "activations")?
+            .json(&json!({ "token": token.expose_secret() }));
+        read_json(send(req).await?).await
+    }
+
+    /// `POST activations/resend` (202).
+    pub async fn resend_activation(&self, email: &str) -> Result<()> {
+        let req = self
+            .request(Method::POST, "activations/resend")?
+            .json(&json!({ "email": email }));
+        read_empty(send(req).await?).await
+    }
+
+    /// `POST password-resets` (202 whether or not the account exists).
+    pub async fn request_password_reset(&self, email: &str) -> Result<()> {
+        let req = self
+            .request(Method::POST, "password-resets")?
+            .json(&json!({ "email": email }));
+        read_empty(send(req).await?).await
+    }
+
+    /// `POST password-resets/{token}` (204; revokes every session).
+    pub async fn complete_password_reset(
+        &self,
+        token: &SecretString,
+        password: &SecretString,
+        password_confirm: &SecretString,
+    ) -> Result<()> {
+        let token = token.expose_secret();
+        if token.is_empty()
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+        {
+            return Err(CoreError::Service {
+                status: 400,
+                code: "reset.invalid".into(),
+                field: None,
+                detail: None,
+            });
+        }
+        let req = self
+            .request(Method::POST, &format!("password-resets/{token}"))?
+            .json(&json!({
+                "password": password.expose_secret(),
+                "password_confirm": password_confirm.expose_secret(),
+            }));
+        read_empty(send(req).await?).await
+    }
+
+    /// `POST sessions` with an e-mail and password.
+    pub async fn sign_in_password(
+        &self,
+        email: &str,
+        password: &SecretString,
+    ) -> Result<SessionTokens> {
+        let req = self.request(Method::POST, "sessions")?.json(&json!({
+            "method": "password",
+            "email": email,
+            "password": password.expose_secret(),
+        }));
+        read_tokens(send(req).await?).await
+    }
+
+    /// `POST sessions` with a verified county credential (token exchange).
+    /// `account.not_registered` (404) means: offer registration.
+    pub async fn sign_in_county(
+        &self,
+        county: &str,
+        credential: &CountyCredential,
+    ) -> Result<SessionTokens> {
+        let mut body = json!({ "method": "county", "county": county });
+        match credential {
+            CountyCredential::IdToken(t) => body["id_token"] = json!(t.expose_secret()),
+            CountyCredential::AccessToken(t) => body["access_token"] = json!(t.expose_secret()),
+        }
+        let req = self.request(Method::POST, "sessions")?.json(&body);
+        read_tokens(send(req).await?).await
+    }
+
+    /// `POST sessions/refresh` (the refresh token rotates).
+    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<SessionTokens> {
+        let req = self
+            .request(Method::POST, "sessions/refresh")?
+            .json(&json!({ "refresh_token": refresh_token.expose_secret() }));
+        read_tokens(send(req).await?).await
+    }
+
+    /// `DELETE sessions/current` (revokes the refresh family too).
+    pub async fn revoke(&self, access_token: &SecretString) -> Result<()> {
+        let req = self
+            .request(Method::DELETE, "sessions/current")?
+            .bearer_auth(access_token.expose_secret());
+        read_empty(send(req).await?).await
+    }
+
+    /// `GET me`.
+    pub async fn me(&self, access_token: &SecretString) -> Result<Account> {
+        let req = self
+            .request(Method::GET, "me")?
+            .bearer_auth(access_token.expose_secret());
+        read_json(send(req).await?).await
+    }
+}
+
+/// Sends a request; connection failures become `network.unreachable`,
+/// redirects and problem documents become errors.
+pub(crate) async fn send(req: RequestBuilder) -> Result<Response> {
+    let resp = req.send().await.map_err(transport_error)?;
+    let status = resp.status();
+    if status.is_redirection() {
+        let to = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?")
+            .to_string();
+        return Err(CoreError::BadResponse {
+            what: host_of(resp.url()),
+            detail: format!("refused to follow a redirect ({status}) to {to}"),
+        });
+    }
+    if status.is_success() {
+        return Ok(resp);
+    }
+    Err(problem_error(resp).await)
+}
+
+fn host_of(url: &Url) -> String {
+    url.host_str().unwrap_or("the server").to_string()
+}
+
+pub(crate) fn transport_error(e: reqwest::Error) -> CoreError {
+    let what = e
+        .url()
+        .map(host_of)
+        .unwrap_or_else(|| "the server".to_string());
+    if e.is_decode() || e.is_body() {
+        CoreError::BadResponse {
+            what,
+            detail: e.to_string(),
+        }
+    } else {
+        // Connect, timeout, TLS and request errors: the host is not usable.
+        CoreError::Unreachable {
+            what,
+            detail: error_chain(&e),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+async fn problem_error(resp: Response) -> CoreError {
+    let status = resp.status();
+    let what = host_of(resp.url());
+    let body = resp.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<Problem>(&body) {
+        Ok(p) => CoreError::Service {
+            status: status.as_u16(),
+            code: p.code,
+            field: p.field,
+            detail: p.detail.or(p.title),
+        },
+        Err(_) => CoreError::BadResponse {
+            what,
+            detail: format!("HTTP {status} without a problem document"),
+        },
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T> {
+    let what = host_of(resp.url());
+    let body = resp.bytes().await.map_err(transport_error)?;
+    serde_json::from_slice(&body).map_err(|e| CoreError::BadResponse {
+        what,
+        detail: format!("unexpected JSON: {e}"),
+    })
+}
+
+async fn read_empty(resp: Response) -> Result<()> {
+    // Drain the body so the connection can be reused.
+    let _ = resp.bytes().await;
+    Ok(())
+}
+
+async fn read_tokens(resp: Response) -> Result<SessionTokens> {
+    let wire: educloud_contract::wire::SessionTokens = read_json(resp).await?;
+    Ok(wire.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_urls_are_https_or_loopback() {
+        let ok = [
+            "https://ntpc.sso.edu.tw",
+            "http://127.0.0.1:8080/idp/ntpc",
+            "http://127.5.6.7/",
+            "http://[::1]:9/x",
+        ];
+        let bad = [
+            "http://ntpc.sso.edu.tw",
+            "http://localhost:8080/",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+            "http://[::2]/",
+        ];
+        for u in ok {
+            assert!(is_secure_url(&Url::parse(u).unwrap()), "{u}");
+        }
+        for u in bad {
+            assert!(!is_secure_url(&Url::parse(u).unwrap()), "{u}");
+        }
+    }
+
+    #[test]
+    fn http_client_reports_bad_policy_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Policy {
+            extra_ca_certificates: Some(vec![dir.path().join("none.pem")]),
+            ..Policy::default()
+        };
+        assert_eq!(http_client(&missing).unwrap_err().code(), "policy.invalid");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate").unwrap();
+        let garbage = Policy {
+            extra_ca_certificates: Some(vec![empty]),
+            ..Policy::default()
+        };
+        assert_eq!(http_client(&garbage).unwrap_err().code(), "policy.invalid");
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/policy");
+        let proxy = Policy {
+            proxy_url: Some("http://proxy.example.tw:3128".into()),
+            extra_ca_certificates: Some(vec![fixtures.join("school-proxy-ca.pem")]),
+            ..Policy::default()
+        };
+        assert!(http_client(&proxy).is_ok());
+    }
+}

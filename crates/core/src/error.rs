@@ -58,6 +58,9 @@ pub enum CoreError {
     PolicyInvalid { source_name: String, detail: String },
     #[error("registration is disabled by policy")]
     RegistrationDisabled,
+    /// A staff registration without a county sign-in in this process.
+    #[error("no verified county identity for this registration")]
+    CountyIdentityMissing,
     #[error("local store: {0}")]
     Store(#[from] rusqlite::Error),
     #[error("local store migration: {0}")]
@@ -96,6 +99,7 @@ impl CoreError {
             CoreError::PolicyLocked(_) => "policy.locked",
             CoreError::PolicyInvalid { .. } => "policy.invalid",
             CoreError::RegistrationDisabled => "registration.disabled",
+            CoreError::CountyIdentityMissing => "session.county_identity_missing",
             CoreError::Store(_) | CoreError::Migration(_) => "store.failed",
             CoreError::Io(_) => "io.failed",
             CoreError::NoDataDir => "io.no_data_dir",

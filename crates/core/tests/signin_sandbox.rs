@@ -1,0 +1,809 @@
+//! Sign-in against the real sandbox (`educloud_sandbox::start`) over
+//! loopback: county Open ID for the three profiles (ntpc = sso.edu.tw,
+//! kh = Kaohsiung, tp = Taipei OAuth2) with the county login form posted
+//! over HTTP by [`SandboxBrowser`], member sign-in, stay-signed-in across
+//! two "launches", and every error path: wrong password, unactivated,
+//! throttled, IdP down, browser never returns, cancel, access_denied.
+//!
+//! The keychain here is the in-process [`MockKeychain`] (the real Secret
+//! Service is covered by `vault_secret_service.rs`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use educloud_core::browser::BrowserOpener;
+use educloud_core::desktop::{Desktop, ServiceEndpoint};
+use educloud_core::directory::CountyDirectory;
+use educloud_core::oidc::{
+    check_county, test_county_sign_in, NoProgress, SignInOptions, SignInProgress, WaitingForBrowser,
+};
+use educloud_core::paths::AppPaths;
+use educloud_core::policy::{EnvironmentKind, LoadedPolicy, Policy};
+use educloud_core::secret::{secret, ExposeSecret};
+use educloud_core::session::{SessionState, SignInOutcome};
+use educloud_core::vault::{MockKeychain, SessionVault, SERVICE_NAME};
+use educloud_core::CoreError;
+use educloud_sandbox::{SandboxConfig, SandboxHandle};
+
+const COUNTY_PASSWORD: &str = "demo-password";
+const CLOUD_PASSWORD: &str = "Demo-pass-2026!";
+
+// ---------------------------------------------------------------------------
+// A browser that fills the county's login form over HTTP.
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Act {
+    /// Fill 校務行政帳號 / 校務行政密碼 and press 登入.
+    Login {
+        user: String,
+        password: String,
+        remember: bool,
+    },
+    /// Press 取消.
+    Cancel,
+    /// Open the page and walk away.
+    Idle,
+}
+
+#[derive(Debug, Clone)]
+struct Page {
+    status: u16,
+    body: String,
+}
+
+struct SandboxBrowser {
+    act: Mutex<Act>,
+    pages: Arc<Mutex<Vec<Page>>>,
+    cookies: Arc<Mutex<HashMap<String, String>>>,
+    opened: Mutex<Vec<String>>,
+}
+
+impl SandboxBrowser {
+    fn new() -> Arc<Self> {
+        Arc::new(SandboxBrowser {
+            act: Mutex::new(Act::Idle),
+            pages: Arc::new(Mutex::new(Vec::new())),
+            cookies: Arc::new(Mutex::new(HashMap::new())),
+            opened: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn will(&self, act: Act) {
+        *self.act.lock().unwrap() = act;
+        self.pages.lock().unwrap().clear();
+    }
+
+    fn login(&self, user: &str) {
+        self.will(Act::Login {
+            user: user.into(),
+            password: COUNTY_PASSWORD.into(),
+            remember: false,
+        });
+    }
+
+    async fn last_page(&self) -> Page {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(p) = self.pages.lock().unwrap().last().cloned() {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "the browser shows no page");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of the first `attr="…"` after `marker` in `html`.
+fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let rest = &html[at..];
+    let key = format!("{attr}=\"");
+    let start = rest.find(&key)? + key.len();
+    let end = rest[start..].find('"')? + start;
+    Some(unescape(&rest[start..end]))
+}
+
+struct Http {
+    client: reqwest::Client,
+    cookies: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Http {
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&self, resp: &reqwest::Response) {
+        for v in resp.headers().get_all("set-cookie") {
+            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
+            if let Some((k, val)) = pair.split_once('=') {
+                self.cookies
+                    .lock()
+                    .unwrap()
+                    .insert(k.trim().to_string(), val.trim().to_string());
+            }
+        }
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Response {
+        let resp = self
+            .client
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&resp);
+        resp
+    }
+}
+
+fn location(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn finish(http: &Http, resp: reqwest::Response, pages: &Mutex<Vec<Page>>) {
+    // Follow redirects by hand (as a browser would) until a page shows.
+    let mut resp = resp;
+    let mut base = resp.url().clone();
+    for _ in 0..5 {
+        match location(&resp) {
+            Some(to) => {
+                let next = base.join(&to).unwrap();
+                resp = http.get(next.as_str()).await;
+                base = next;
+            }
+            None => break,
+        }
+    }
+    let page = Page {
+        status: resp.status().as_u16(),
+        body: resp.text().await.unwrap_or_default(),
+    };
+    pages.lock().unwrap().push(page);
+}
+
+async fn browse(
+    url: String,
+    act: Act,
+    cookies: Arc<Mutex<HashMap<String, String>>>,
+    pages: Arc<Mutex<Vec<Page>>>,
+) {
+    let http = Http {
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        cookies,
+    };
+    let start = url::Url::parse(&url).unwrap();
+    let resp = http.get(&url).await;
+    if location(&resp).is_some() {
+        // A remembered county session: straight back to the app.
+        return finish(&http, resp, &pages).await;
+    }
+    let status = resp.status().as_u16();
+    let html = resp.text().await.unwrap();
+    if status != 200 || !html.contains("id=\"username\"") {
+        pages.lock().unwrap().push(Page { status, body: html });
+        return;
+    }
+    match act {
+        Act::Idle => {}
+        Act::Cancel => {
+            let href = attr_after(&html, "id=\"cancel\"", "href").expect("no 取消 link");
+            let resp = http.get(start.join(&href).unwrap().as_str()).await;
+            finish(&http, resp, &pages).await;
+        }
+        Act::Login {
+            user,
+            password,
+            remember,
+        } => {
+            let action = attr_after(&html, "<form", "action").expect("no form");
+            let ft = attr_after(&html, "name=\"ft\"", "value").expect("no form token");
+            let mut form = vec![("ft", ft), ("username", user), ("password", password)];
+            if remember {
+                form.push(("remember", "1".into()));
+            }
+            let origin = start.origin().ascii_serialization();
+            let resp = http
+                .client
+                .post(start.join(&action).unwrap())
+                .header("cookie", http.cookie_header())
+                .header("origin", origin)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            http.keep_cookies(&resp);
+            finish(&http, resp, &pages).await;
+        }
+    }
+}
+
+impl BrowserOpener for SandboxBrowser {
+    fn open(&self, url: &str) -> educloud_core::Result<()> {
+        self.opened.lock().unwrap().push(url.to_string());
+        let act = self.act.lock().unwrap().clone();
+        tokio::spawn(browse(
+            url.to_string(),
+            act,
+            self.cookies.clone(),
+            self.pages.clone(),
+        ));
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The rig
+// ---------------------------------------------------------------------------
+
+struct Rig {
+    sandbox: SandboxHandle,
+    desktop: Desktop,
+    browser: Arc<SandboxBrowser>,
+    keychain: MockKeychain,
+    dir: tempfile::TempDir,
+}
+
+async fn rig_with(policy: Policy) -> Rig {
+    let sandbox = educloud_sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let dir = tempfile::tempdir().unwrap();
+    let browser = SandboxBrowser::new();
+    let mut loaded = LoadedPolicy::default();
+    loaded.add("test".into(), policy);
+    let desktop = open_desktop(&dir, loaded, &browser, &sandbox);
+    Rig {
+        sandbox,
+        desktop,
+        browser,
+        keychain: MockKeychain::new(),
+        dir,
+    }
+}
+
+fn open_desktop(
+    dir: &tempfile::TempDir,
+    policy: LoadedPolicy,
+    browser: &Arc<SandboxBrowser>,
+    sandbox: &SandboxHandle,
+) -> Desktop {
+    let desktop = Desktop::open(AppPaths::under(dir.path()), policy)
+        .unwrap()
+        .with_browser(browser.clone());
+    desktop.set_service(ServiceEndpoint {
+        kind: EnvironmentKind::Sandbox,
+        base_url: sandbox.base_url().clone(),
+    });
+    desktop
+}
+
+async fn rig() -> Rig {
+    rig_with(Policy::default()).await
+}
+
+impl Rig {
+    fn session(&self) -> SessionState {
+        SessionState::new(SessionVault::mock(&self.keychain))
+    }
+
+    /// A second launch of the app: new process state, same files and
+    /// keychain.
+    fn relaunch(&self) -> (Desktop, SessionState) {
+        let desktop = open_desktop(
+            &self.dir,
+            LoadedPolicy::default(),
+            &self.browser,
+            &self.sandbox,
+        );
+        (desktop, self.session())
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    waiting: Mutex<Option<WaitingForBrowser>>,
+    redirected: Mutex<bool>,
+}
+
+impl SignInProgress for Recorder {
+    fn waiting_for_browser(&self, w: &WaitingForBrowser) {
+        *self.waiting.lock().unwrap() = Some(w.clone());
+    }
+    fn redirect_received(&self, _county: &str) {
+        *self.redirected.lock().unwrap() = true;
+    }
+}
+
+fn signed_in(o: SignInOutcome) -> educloud_core::api::Account {
+    match o {
+        SignInOutcome::SignedIn(a) => a,
+        other => panic!("not signed in: {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// County sign-in, the three profiles
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ntpc_county_sign_in_of_a_bound_teacher_with_stay_signed_in_survives_a_relaunch() {
+    let r = rig().await;
+    let session = r.session();
+    r.browser.login("ntpcbound");
+    let progress = Recorder::default();
+    let account = signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", true, &progress)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(account.email, "ntpcbound@mail.edu.tw");
+    let waiting = progress.waiting.lock().unwrap().clone().unwrap();
+    assert!(waiting.browser_opened);
+    assert_eq!(waiting.county_name_zh, "新北市");
+    assert!(waiting.authorize_url.contains("/idp/ntpc/oidc/v1/azp?"));
+    assert!(*progress.redirected.lock().unwrap());
+    let page = r.browser.last_page().await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("登入完成，可以關閉此分頁"),
+        "{}",
+        page.body
+    );
+    let timing = session.last_redirect_to_signed_in().unwrap();
+    eprintln!("MEASURED redirect received → signed in (ntpc, loopback): {timing:?}");
+    assert!(timing < Duration::from_secs(5));
+    // 保持登入狀態: only the refresh token, in the keychain.
+    let raw = r
+        .keychain
+        .raw(SERVICE_NAME, "ntpcbound@mail.edu.tw")
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert!(session.holds_refresh_token(stored["refresh_token"].as_str().unwrap()));
+    let status = session.status(&r.desktop).await.unwrap();
+    let active = status.signed_in.unwrap();
+    assert!(active.stay_signed_in);
+    assert_eq!(active.county.as_deref(), Some("ntpc"));
+    // Second launch: silent sign-in from the keychain, token rotated.
+    let (desktop2, session2) = r.relaunch();
+    let restored = session2
+        .restore_at_launch(&desktop2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(restored.email, "ntpcbound@mail.edu.tw");
+    let raw2 = r
+        .keychain
+        .raw(SERVICE_NAME, "ntpcbound@mail.edu.tw")
+        .unwrap();
+    assert_ne!(raw, raw2, "the refresh token did not rotate");
+    assert_eq!(
+        session2.me(&desktop2).await.unwrap().email,
+        "ntpcbound@mail.edu.tw"
+    );
+    // The first launch's refresh token was rotated away: reuse is refused.
+    let err = session.refresh(&r.desktop).await.unwrap_err();
+    assert_eq!(err.code(), "refresh.reused");
+    // Sign-out: revoked, entry gone, county logout page offered.
+    let out = session2.sign_out(&desktop2, false).await.unwrap();
+    assert_eq!(out.accounts, ["ntpcbound@mail.edu.tw"]);
+    assert_eq!(out.keychain_entries_deleted, 1);
+    assert!(r.keychain.is_empty());
+    let (desktop3, session3) = r.relaunch();
+    assert!(session3
+        .restore_at_launch(&desktop3)
+        .await
+        .unwrap()
+        .is_none());
+    let history = desktop3.store.history(20).unwrap();
+    let methods: Vec<_> = history
+        .iter()
+        .map(|h| (h.method.as_str(), h.outcome.as_str()))
+        .collect();
+    assert!(methods.contains(&("county", "ok")), "{methods:?}");
+    assert!(methods.contains(&("restore", "ok")), "{methods:?}");
+}
+
+#[tokio::test]
+async fn ntpc_teacher_without_an_account_is_offered_registration_with_the_verified_identity() {
+    let r = rig().await;
+    let session = r.session();
+    r.browser.login("ntpctest");
+    let outcome = session
+        .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+        .await
+        .unwrap();
+    let SignInOutcome::NotRegistered(id) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(id.county, "ntpc");
+    assert!(!id.sub.is_empty());
+    assert_eq!(id.preferred_username.as_deref(), Some("ntpctest"));
+    assert_eq!(id.school_id.as_deref(), Some("014569"));
+    assert_eq!(id.role.as_deref(), Some("教師"));
+    assert_eq!(id.title.as_deref(), Some("專任教師"));
+    assert!(id.name.is_some());
+    assert_eq!(session.pending_registration(), Some(id.clone()));
+    let verified = session.take_pending_registration().unwrap();
+    assert_eq!(verified.identity, id);
+    assert!(session.pending_registration().is_none());
+    let history = r.desktop.store.history(5).unwrap();
+    assert_eq!(history[0].outcome, "account.not_registered");
+    assert!(r.keychain.is_empty());
+}
+
+#[tokio::test]
+async fn kaohsiung_profile_signs_in_and_reads_kh_claims() {
+    let r = rig().await;
+    let session = r.session();
+    r.browser.login("khbound");
+    let a = signed_in(
+        session
+            .sign_in_county(&r.desktop, "kh", false, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a.email, "khbound@mail.edu.tw");
+    eprintln!(
+        "MEASURED redirect received → signed in (kh, loopback): {:?}",
+        session.last_redirect_to_signed_in().unwrap()
+    );
+    assert!(
+        r.keychain.is_empty(),
+        "no stay-signed-in, no keychain write"
+    );
+    r.browser.login("khtest");
+    let SignInOutcome::NotRegistered(id) = session
+        .sign_in_county(&r.desktop, "kh", false, &NoProgress)
+        .await
+        .unwrap()
+    else {
+        panic!("khtest is not bound")
+    };
+    assert_eq!(id.county, "kh");
+    assert!(id.school_id.is_some(), "{id:?}");
+    assert_eq!(id.role.as_deref(), Some("教師"), "{id:?}");
+}
+
+#[tokio::test]
+async fn taipei_oauth2_profile_signs_in_without_an_id_token() {
+    let r = rig().await;
+    let session = r.session();
+    r.browser.login("tpbound");
+    let a = signed_in(
+        session
+            .sign_in_county(&r.desktop, "tp", false, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a.email, "tpbound@mail.edu.tw");
+    eprintln!(
+        "MEASURED redirect received → signed in (tp, loopback): {:?}",
+        session.last_redirect_to_signed_in().unwrap()
+    );
+    r.browser.login("tptest");
+    let SignInOutcome::NotRegistered(id) = session
+        .sign_in_county(&r.desktop, "tp", false, &NoProgress)
+        .await
+        .unwrap()
+    else {
+        panic!("tptest is not bound")
+    };
+    assert_eq!(id.county, "tp");
+    assert!(!id.sub.is_empty());
+    assert_eq!(
+        id.school_name.as_deref(),
+        Some("臺北市立示範國民小學"),
+        "{id:?}"
+    );
+    let verified = session.take_pending_registration().unwrap();
+    assert!(matches!(
+        verified.credential,
+        educloud_core::oidc::CountyCredential::AccessToken(_)
+    ));
+}
+
+#[tokio::test]
+async fn every_sandbox_county_passes_the_health_check() {
+    let r = rig().await;
+    let dir = CountyDirectory::load(&r.desktop).await.unwrap();
+    assert_eq!(dir.counties().len(), 23);
+    for idp in dir.counties() {
+        let h = check_county(&r.desktop, idp).await;
+        assert!(h.ok, "{h:?}");
+        if idp.profile.has_id_token() {
+            assert!(h.jwks_keys.unwrap() >= 1);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Member sign-in
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn member_sign_in_and_its_error_paths() {
+    let r = rig().await;
+    let session = r.session();
+    let a = session
+        .sign_in_password(
+            &r.desktop,
+            "parent.demo@example.com",
+            secret(CLOUD_PASSWORD),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.email, "parent.demo@example.com");
+    assert_eq!(session.me(&r.desktop).await.unwrap().email, a.email);
+    let err = session
+        .sign_in_password(
+            &r.desktop,
+            "parent.demo@example.com",
+            secret("Wrong-pass-2026!"),
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "auth.invalid_credentials");
+    let err = session
+        .sign_in_password(
+            &r.desktop,
+            "pending.demo@example.com",
+            secret(CLOUD_PASSWORD),
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "auth.not_activated");
+    // Throttling: repeated failures on one account.
+    let mut last = None;
+    for _ in 0..8 {
+        let e = session
+            .sign_in_password(
+                &r.desktop,
+                "ntpcbound@mail.edu.tw",
+                secret("Nope-nope-2026!"),
+                false,
+            )
+            .await
+            .unwrap_err();
+        last = Some(e.code().to_string());
+        if e.code() == "auth.throttled" {
+            break;
+        }
+        assert_eq!(e.code(), "auth.invalid_credentials");
+    }
+    assert_eq!(last.as_deref(), Some("auth.throttled"));
+    // History has every attempt, never a password.
+    let history = r.desktop.store.history(50).unwrap();
+    assert!(history.iter().any(|h| h.outcome == "auth.not_activated"));
+    assert!(history.iter().any(|h| h.outcome == "auth.throttled"));
+    let token = session.access_token(&r.desktop).await.unwrap();
+    let out = session.sign_out(&r.desktop, false).await.unwrap();
+    assert!(out.revoked);
+    assert!(
+        out.end_session_url.is_none(),
+        "member sessions have no county logout"
+    );
+    assert!(matches!(
+        session.me(&r.desktop).await.unwrap_err(),
+        CoreError::NotSignedIn
+    ));
+    // Nothing secret at rest in the app's folder.
+    let mut haystack = Vec::new();
+    for entry in std::fs::read_dir(r.dir.path()).unwrap().flatten() {
+        if entry.path().is_file() {
+            haystack.extend(std::fs::read(entry.path()).unwrap());
+        }
+    }
+    let text = String::from_utf8_lossy(&haystack);
+    for needle in [
+        CLOUD_PASSWORD,
+        "Wrong-pass-2026!",
+        "Nope-nope-2026!",
+        token.expose_secret(),
+    ] {
+        assert!(
+            !text.contains(needle),
+            "a secret is at rest in the app folder"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// County error paths
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_user_cancels_at_the_county_access_denied() {
+    let r = rig().await;
+    let session = r.session();
+    r.browser.will(Act::Cancel);
+    let err = session
+        .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "signin.access_denied");
+    let page = r.browser.last_page().await;
+    assert!(page.body.contains("您已取消登入"), "{}", page.body);
+    assert_eq!(
+        r.desktop.store.history(1).unwrap()[0].outcome,
+        "signin.access_denied"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_county_password_stays_on_the_county_page_until_the_app_gives_up() {
+    let r = rig().await;
+    let session = r.session();
+    session.set_sign_in_timeout(Duration::from_millis(1500));
+    r.browser.will(Act::Login {
+        user: "ntpctest".into(),
+        password: "wrong-password".into(),
+        remember: false,
+    });
+    let err = session
+        .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "signin.timed_out");
+    let page = r.browser.last_page().await;
+    assert!(page.body.contains("id=\"login-error\""), "{}", page.body);
+}
+
+#[tokio::test]
+async fn the_browser_never_returns_timeout_then_cancel() {
+    let r = rig().await;
+    let session = Arc::new(r.session());
+    r.browser.will(Act::Idle);
+    session.set_sign_in_timeout(Duration::from_millis(400));
+    let started = Instant::now();
+    let err = session
+        .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "signin.timed_out");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Cancel (取消 in the app) while waiting.
+    session.set_sign_in_timeout(Duration::from_secs(60));
+    let s = session.clone();
+    let canceller = tokio::spawn(async move {
+        for _ in 0..200 {
+            if s.pending_authorize_url().is_some() {
+                assert!(s.reopen_browser().is_ok());
+                return s.cancel_sign_in();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    });
+    let err = session
+        .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(canceller.await.unwrap(), "nothing to cancel");
+    assert_eq!(err.code(), "signin.cancelled");
+    assert!(session.pending_authorize_url().is_none());
+    assert_eq!(
+        r.browser.opened.lock().unwrap().len(),
+        3,
+        "open + reopen + open"
+    );
+    let outcomes: Vec<String> = r
+        .desktop
+        .store
+        .history(5)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.outcome)
+        .collect();
+    assert_eq!(outcomes[..2], ["signin.cancelled", "signin.timed_out"]);
+}
+
+#[tokio::test]
+async fn an_idp_that_is_down_is_unreachable() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let policy = Policy::from_json(&format!(
+        r#"{{"CountyOverrides": {{"ntpc": {{"issuer": "http://127.0.0.1:{closed}/idp/ntpc"}}}}}}"#
+    ))
+    .unwrap()
+    .0;
+    let r = rig_with(policy).await;
+    let session = r.session();
+    r.browser.login("ntpctest");
+    let err = session
+        .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "network.unreachable");
+    assert!(
+        r.browser.opened.lock().unwrap().is_empty(),
+        "no browser for a dead IdP"
+    );
+    let dir = CountyDirectory::load(&r.desktop).await.unwrap();
+    let h = check_county(&r.desktop, dir.get("ntpc").unwrap()).await;
+    assert_eq!(h.error.as_deref(), Some("network.unreachable"));
+}
+
+#[tokio::test]
+async fn policy_can_restrict_counties_and_shared_devices_never_touch_the_keychain() {
+    let policy = Policy::from_json(r#"{"AllowedCounties": ["ntpc"], "SharedDevice": true}"#)
+        .unwrap()
+        .0;
+    let r = rig_with(policy).await;
+    let session = r.session();
+    let err = session
+        .sign_in_county(&r.desktop, "kh", false, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "county.not_allowed");
+    r.browser.login("ntpcbound");
+    signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", true, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    assert!(r.browser.opened.lock().unwrap()[0].contains("prompt=login"));
+    assert!(r.keychain.is_empty());
+    assert_eq!(r.keychain.writes(), 0);
+    let stay = session.stay_signed_in(&r.desktop).await;
+    assert_eq!(stay.reason.as_deref(), Some("policy.shared_device"));
+    let out = session.sign_out(&r.desktop, false).await.unwrap();
+    let logout = out.end_session_url.unwrap();
+    assert!(logout.contains("/idp/ntpc/auth-logout"), "{logout}");
+    assert!(
+        out.end_session_opened,
+        "shared devices end the county session"
+    );
+}
+
+#[tokio::test]
+async fn counties_test_verifies_the_identity_without_a_session() {
+    let r = rig().await;
+    r.browser.login("ntpcstaff");
+    let v = test_county_sign_in(
+        &r.desktop,
+        "ntpc",
+        SignInOptions {
+            timeout: Duration::from_secs(20),
+            ..SignInOptions::default()
+        },
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.identity.preferred_username.as_deref(), Some("ntpcstaff"));
+    assert_eq!(v.identity.role.as_deref(), Some("職員"), "{:?}", v.identity);
+    assert!(r.desktop.store.accounts().unwrap().is_empty());
+    assert!(r.desktop.store.history(5).unwrap().is_empty());
+    assert!(r.keychain.is_empty());
+}
