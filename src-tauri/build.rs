@@ -3,7 +3,34 @@
 //! UI calls and nothing else.
 
 /// Every command the UI may call (kept in step with `commands::handler`).
-const COMMANDS: &[&str] = &["app_info", "ui_ready", "set_language"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "ui_ready",
+    "set_language",
+    "counties",
+    "start_county_sign_in",
+    "finish_county_sign_in",
+    "cancel_sign_in",
+    "reopen_browser",
+    "sign_in_password",
+    "session_status",
+    "restore_session",
+    "switch_account",
+    "sign_out",
+    "open_service",
+    "open_outbox",
+    "request_password_reset",
+    "resend_activation",
+    "terms",
+    "validate_field",
+    "validate_registration",
+    "check_availability",
+    "process_avatar",
+    "save_draft",
+    "load_draft",
+    "discard_draft",
+    "submit_registration",
+];
 
 fn main() {
     tauri_build::try_build(

@@ -58,6 +58,7 @@ pub fn main() -> ExitCode {
             let handle = educloud_sandbox::start(educloud_sandbox::SandboxConfig {
                 data_dir: data,
                 port,
+                ..Default::default()
             })
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -115,7 +116,8 @@ fn doctor(desktop: &Desktop) -> ExitCode {
     }
     for key in policy::KEYS {
         if let Some(v) = desktop.policy.policy.display(key) {
-            println!("  {key} = {v}");
+            let from = desktop.policy.source_of(key).unwrap_or("policy");
+            println!("  {key} = {v}    [{from}]");
         }
     }
     for p in &desktop.policy.problems {

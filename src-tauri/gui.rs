@@ -8,16 +8,21 @@ use std::time::Instant;
 
 use educloud_core::desktop::{Desktop, ServiceEndpoint};
 use educloud_core::policy::EnvironmentKind;
-use tauri::Manager;
+use educloud_core::session::SessionState;
+use educloud_core::vault::SessionVault;
+use tauri::{Manager, RunEvent};
 
-use crate::commands::{self, LaunchClock};
+use crate::commands::{self, signin::PendingSignIn, LaunchClock};
 
 /// Keeps the embedded sandbox alive for the process's life.
 struct EmbeddedSandbox(Mutex<Option<educloud_sandbox::SandboxHandle>>);
 
 pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
     let desktop = Arc::new(desktop);
-    let result = tauri::Builder::default()
+    let session = Arc::new(SessionState::new(SessionVault::os()));
+    let shared_device = desktop.policy.policy.shared_device();
+    let on_exit = (Arc::clone(&desktop), Arc::clone(&session));
+    let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             if let Some(w) = app.get_webview_window("main") {
                 let _ = w.unminimize();
@@ -26,20 +31,44 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
             }
         }))
         .manage(desktop.clone())
+        .manage(session)
+        .manage(PendingSignIn::default())
         .manage(LaunchClock(started))
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(crate::updater::PendingUpdate::default())
         .manage(EmbeddedSandbox(Mutex::new(None)))
         .invoke_handler(commands::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
             let desktop = desktop.clone();
+            tauri::async_runtime::spawn(crate::updater::check_once(
+                handle.clone(),
+                desktop.clone(),
+            ));
             tauri::async_runtime::spawn(async move {
                 connect_service(&handle, &desktop).await;
             });
             Ok(())
         })
-        .run(tauri::generate_context!());
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => {
+            app.run(move |handle, event| {
+                if let RunEvent::Exit = event {
+                    // Shared PCs: nobody inherits the session when the app closes.
+                    if shared_device {
+                        let (desktop, session) = (&on_exit.0, &on_exit.1);
+                        tauri::async_runtime::block_on(async {
+                            if let Err(e) = session.sign_out(desktop, true).await {
+                                tracing::warn!(code = e.code(), "sign-out on exit failed");
+                            }
+                        });
+                    }
+                    crate::updater::install_pending(handle);
+                }
+            });
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!(error = %e, "the window failed");
             eprintln!("educloud: the window could not start: {e}");
@@ -63,6 +92,7 @@ async fn connect_service(app: &tauri::AppHandle, desktop: &Desktop) {
             let config = educloud_sandbox::SandboxConfig {
                 data_dir: Some(desktop.paths.sandbox_dir()),
                 port: 0,
+                ..Default::default()
             };
             match educloud_sandbox::start(config).await {
                 Ok(handle) => {

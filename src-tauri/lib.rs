@@ -7,6 +7,7 @@ mod commands;
 mod dto;
 mod gui;
 mod logging;
+mod updater;
 
 use std::process::ExitCode;
 

@@ -12,12 +12,44 @@ use tauri::State;
 
 use crate::dto::CmdResult;
 
+pub mod register;
+pub mod signin;
+
 /// When the process started, for the launch → interactive measurement.
 pub struct LaunchClock(pub Instant);
 
 /// The generated invoke handler; `src-tauri/build.rs` lists the same names.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![app_info, ui_ready, set_language]
+    use register::*;
+    use signin::*;
+    tauri::generate_handler![
+        app_info,
+        ui_ready,
+        set_language,
+        counties,
+        start_county_sign_in,
+        finish_county_sign_in,
+        cancel_sign_in,
+        reopen_browser,
+        sign_in_password,
+        session_status,
+        restore_session,
+        switch_account,
+        sign_out,
+        open_service,
+        open_outbox,
+        request_password_reset,
+        resend_activation,
+        terms,
+        validate_field,
+        validate_registration,
+        check_availability,
+        process_avatar,
+        save_draft,
+        load_draft,
+        discard_draft,
+        submit_registration
+    ]
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +79,8 @@ pub struct AppInfo {
     pub shared_device: bool,
     pub registration_enabled: bool,
     pub policy_problems: Vec<String>,
+    /// The policy keys IT has set: the UI shows 由您的機構管理 on them.
+    pub locked_settings: Vec<&'static str>,
 }
 
 /// What the UI needs to draw its frame: language, environment, locks.
@@ -63,6 +97,7 @@ pub async fn app_info(desktop: State<'_, Arc<Desktop>>) -> CmdResult<AppInfo> {
         shared_device: policy.shared_device(),
         registration_enabled: !policy.disable_registration.unwrap_or(false),
         policy_problems: desktop.policy.problems.clone(),
+        locked_settings: policy.set_keys(),
     })
 }
 

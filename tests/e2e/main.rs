@@ -4,4 +4,5 @@
 mod rig;
 
 mod home;
+mod signin;
 mod system_browser;

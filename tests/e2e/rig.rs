@@ -464,3 +464,34 @@ impl App {
         drop(display);
     }
 }
+
+/// Files under `dir` whose bytes contain any of `needles` (secret scans).
+/// The browser's own plan/log files are the test's, not the app's: skipped.
+pub fn scan_for(dir: &Path, needles: &[&str]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == "browser-plan.json" || name == "browser.jsonl" {
+                continue;
+            }
+            if let Ok(bytes) = std::fs::read(&p) {
+                for n in needles {
+                    if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
+                        hits.push(format!("{} contains {n:?}", p.display()));
+                    }
+                }
+            }
+        }
+    }
+    hits
+}

@@ -1,43 +1,13 @@
-// The wizard's frame: language, environment badge, screen routing.
+// The wizard's frame: language, environment badge, home screen, start-up.
 import { invoke } from './ipc.js';
-import { setLanguage, language, apply, t, errorText } from './i18n.js';
-import { h, clear } from './dom.js';
+import { setLanguage, language, t } from './i18n.js';
+import { h } from './dom.js';
+import { screen, show, state, showError, redraw } from './router.js';
+import './signin.js';
+import './register.js';
 
-const screens = {};
-export const state = { info: null };
-
-/** Registers a screen: render(container, params) builds it. */
-export function screen(name, render) {
-  screens[name] = render;
-}
-
-export async function show(name, params = {}) {
-  const root = document.getElementById('screen');
-  clear(root);
-  const render = screens[name] || screens.home;
-  await render(root, params);
-  apply(root);
-  root.dataset.screen = name;
-  const focus = root.querySelector('[autofocus]') || root.querySelector('h1');
-  if (focus) {
-    if (focus.tagName === 'H1') focus.setAttribute('tabindex', '-1');
-    focus.focus();
-  }
-}
-
-export function toast(message) {
-  const el = document.getElementById('toast');
-  el.textContent = message;
-  el.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (el.hidden = true), 6000);
-}
-
-export function showError(err) {
-  toast(errorText(err));
-}
-
-screen('home', (root) => {
+screen('home', async (root) => {
+  // A stored "stay signed in" session was restored at launch: go straight in.
   root.append(
     h('section', { class: 'card home' },
       h('h1', { 'data-i18n': 'home.title' }),
@@ -48,6 +18,9 @@ screen('home', (root) => {
           ? null
           : h('button', { id: 'home-register', type: 'button', 'data-i18n': 'home.register', onclick: () => show('register') }),
       ),
+      state.info?.environment === 'sandbox' && state.info?.service_url
+        ? h('p', { class: 'hint', id: 'demo-hint' }, t('env.demo_hint'))
+        : null,
     ),
   );
 });
@@ -57,7 +30,7 @@ async function switchLanguage(lang) {
     await invoke('set_language', { language: lang });
     await setLanguage(lang);
     markLanguage();
-    await show(document.getElementById('screen').dataset.screen || 'home');
+    await redraw();
   } catch (e) {
     showError(e);
   }
@@ -95,8 +68,13 @@ async function start() {
   await show('home');
   // Tell Rust the first screen is painted and live (launch → interactive).
   requestAnimationFrame(() => requestAnimationFrame(() => invoke('ui_ready').catch(() => {})));
+  // Then, off the launch path: a session kept with 保持登入狀態 signs in silently.
+  try {
+    const restored = await invoke('restore_session');
+    if (restored && state.screen === 'home') await show('account');
+  } catch (e) {
+    if (e.code !== 'session.not_signed_in') showError(e);
+  }
 }
 
-// Screens register themselves; import them after the frame exists.
-await Promise.all([]);
 start();

@@ -1,0 +1,5 @@
+//! Generates the Tauri context for the baseline window.
+
+fn main() {
+    tauri_build::build();
+}
