@@ -23,9 +23,41 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// Print the environment, folders, policy and keychain status.
     Doctor,
+    /// Sign in: with a county Open ID in the browser, or an e-mail and
+    /// password (read from a prompt, or from stdin when it is not a terminal).
+    Login {
+        /// County code (e.g. ntpc); see `educloud counties`.
+        #[arg(long, conflicts_with = "email", required_unless_present = "email")]
+        county: Option<String>,
+        /// Education Cloud account e-mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// Keep the session in the OS keychain (保持登入狀態).
+        #[arg(long)]
+        stay_signed_in: bool,
+        /// Seconds to wait for the browser.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Sign out (revokes the session and deletes the keychain entry).
+    Logout {
+        /// Every account kept on this device.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Who is signed in (restoring a kept session), known accounts, history.
+    Status,
+    /// The county directory; `--check` tests each county's Open ID service.
+    Counties {
+        /// Check each IdP: metadata reachable, issuer matches, keys present.
+        #[arg(long)]
+        check: bool,
+        #[command(subcommand)]
+        action: Option<CountiesAction>,
+    },
     /// Run the local Education Cloud + county IdP sandbox until stopped.
     Sandbox {
         /// Loopback port (0 = any free port).
@@ -34,6 +66,21 @@ enum Command {
         /// Folder for the sandbox's data (default: in memory).
         #[arg(long)]
         data: Option<std::path::PathBuf>,
+        /// Also deliver the outbox's mail through this SMTP server
+        /// (e.g. smtp://127.0.0.1:2525).
+        #[arg(long)]
+        smtp: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CountiesAction {
+    /// IT check: sign in with a county in the browser and print the
+    /// verified identity claims, without creating an Education Cloud session.
+    Test {
+        code: String,
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
     },
 }
 
@@ -51,14 +98,17 @@ pub fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Some(Command::Doctor) => match Desktop::open(paths, LoadedPolicy::load()) {
-            Ok(desktop) => doctor(&desktop),
+            Ok(desktop) => runtime(async move {
+                doctor(&desktop).await;
+                Ok(())
+            }),
             Err(e) => fail(&e),
         },
-        Some(Command::Sandbox { port, data }) => runtime(async move {
+        Some(Command::Sandbox { port, data, smtp }) => runtime(async move {
             let handle = educloud_sandbox::start(educloud_sandbox::SandboxConfig {
                 data_dir: data,
                 port,
-                ..Default::default()
+                smtp,
             })
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -66,6 +116,10 @@ pub fn main() -> ExitCode {
             let _ = tokio::signal::ctrl_c().await;
             Ok(())
         }),
+        Some(command) => match Desktop::open(paths, LoadedPolicy::load()) {
+            Ok(desktop) => runtime(crate::cli_session::run(desktop, command)),
+            Err(e) => fail(&e),
+        },
     }
 }
 
@@ -84,12 +138,12 @@ fn runtime(fut: impl std::future::Future<Output = Result<(), CoreError>>) -> Exi
 }
 
 /// Prints the stable error code (and words) and exits non-zero.
-fn fail(e: &CoreError) -> ExitCode {
+pub(crate) fn fail(e: &CoreError) -> ExitCode {
     eprintln!("error[{}]: {e}", e.code());
     ExitCode::from(2)
 }
 
-fn doctor(desktop: &Desktop) -> ExitCode {
+async fn doctor(desktop: &Desktop) {
     println!("EduCloud Desktop {}", env!("CARGO_PKG_VERSION"));
     match desktop.environment() {
         Ok(env) => println!(
@@ -131,7 +185,15 @@ fn doctor(desktop: &Desktop) -> ExitCode {
             .unwrap_or_else(|| "system default".into())
     );
     println!("webview: {}", webview_version());
-    ExitCode::SUCCESS
+    let vault = educloud_core::vault::SessionVault::os();
+    match vault.probe().await {
+        educloud_core::vault::VaultStatus::Available => {
+            println!("keychain: available ({})", vault.service())
+        }
+        educloud_core::vault::VaultStatus::Unavailable(r) => {
+            println!("keychain: unavailable [{}] — 保持登入狀態 is off", r.code())
+        }
+    }
 }
 
 fn policy_location() -> String {

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use educloud_core::desktop::{Desktop, ServiceEndpoint};
-use educloud_core::policy::EnvironmentKind;
+use educloud_core::desktop::Desktop;
 use educloud_core::session::SessionState;
 use educloud_core::vault::SessionVault;
 use tauri::{Manager, RunEvent};
@@ -77,39 +76,16 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
     }
 }
 
-/// Resolves the environment; for the demo, starts the sandbox in-process on
-/// a random loopback port (after the window is up, so launch is not delayed).
+/// Connects to the service after the window is up, so launch is not
+/// delayed; keeps the embedded sandbox alive for the process's life.
 async fn connect_service(app: &tauri::AppHandle, desktop: &Desktop) {
-    let env = match desktop.environment() {
-        Ok(env) => env.value,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot resolve the environment");
-            return;
-        }
-    };
-    match env.kind {
-        EnvironmentKind::Sandbox => {
-            let config = educloud_sandbox::SandboxConfig {
-                data_dir: Some(desktop.paths.sandbox_dir()),
-                port: 0,
-                ..Default::default()
-            };
-            match educloud_sandbox::start(config).await {
-                Ok(handle) => {
-                    desktop.set_service(ServiceEndpoint {
-                        kind: EnvironmentKind::Sandbox,
-                        base_url: handle.base_url().clone(),
-                    });
-                    if let Some(slot) = app.try_state::<EmbeddedSandbox>() {
-                        *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "the embedded sandbox did not start"),
+    match crate::service::connect(desktop).await {
+        Ok(Some(handle)) => {
+            if let Some(slot) = app.try_state::<EmbeddedSandbox>() {
+                *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
             }
         }
-        kind => match env.service_url.as_deref().map(url::Url::parse) {
-            Some(Ok(base_url)) => desktop.set_service(ServiceEndpoint { kind, base_url }),
-            _ => tracing::error!("no valid service URL is configured"),
-        },
+        Ok(None) => {}
+        Err(e) => tracing::error!(code = e.code(), error = %e, "no Education Cloud service"),
     }
 }

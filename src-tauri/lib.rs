@@ -3,10 +3,12 @@
 //! here only adapt it (see `ARCHITECTURE.md`).
 
 mod cli;
+mod cli_session;
 mod commands;
 mod dto;
 mod gui;
 mod logging;
+mod service;
 mod updater;
 
 use std::process::ExitCode;

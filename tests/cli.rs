@@ -81,3 +81,133 @@ fn unknown_subcommand_fails_with_usage() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
 }
+
+fn run_with_stdin(mut cmd: Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn counties_lists_the_directory_in_the_seed_order_and_checks_each_idp() {
+    let home = tempfile::tempdir().unwrap();
+    let out = educloud(home.path()).arg("counties").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let codes: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(codes.len(), 23, "{text}");
+    assert_eq!(&codes[..3], ["kl", "ntpc", "tp"]);
+    assert_eq!(codes[22], "moe");
+
+    let out = educloud(home.path())
+        .args(["counties", "--check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" ok ")).count(),
+        23,
+        "{text}"
+    );
+}
+
+#[test]
+fn member_login_reads_the_password_from_stdin_and_fails_with_a_code() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = educloud(home.path());
+    cmd.args(["login", "--email", "parent.demo@example.com"]);
+    let out = run_with_stdin(cmd, "not-the-password\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[auth.invalid_credentials]"));
+
+    let mut cmd = educloud(home.path());
+    cmd.args(["login", "--email", "parent.demo@example.com"]);
+    let out = run_with_stdin(cmd, "Demo-pass-2026!\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("parent.demo@example.com"));
+
+    // The history (no secrets) shows both attempts.
+    let out = educloud(home.path()).arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("auth.invalid_credentials") && text.contains(" ok"),
+        "{text}"
+    );
+    assert!(!text.contains("Demo-pass-2026!"));
+    // The password is never an argument, and never lands in the data folder.
+    let db = std::fs::read(home.path().join("data/educloud/educloud.sqlite")).unwrap();
+    assert!(!db.windows(15).any(|w| w == b"Demo-pass-2026!"));
+}
+
+#[test]
+fn counties_test_signs_in_through_the_browser_and_prints_the_claims() {
+    let node = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("node"))
+            .find(|p| p.is_file())
+    });
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/county-login.mjs");
+    let ready = node.is_some()
+        && std::path::Path::new("/usr/bin/chromium").exists()
+        && std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("node_modules/playwright-core")
+            .exists();
+    if !ready {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "node, chromium or playwright-core missing under CI"
+        );
+        eprintln!("SKIPPED: node/chromium/playwright-core missing");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let plan = home.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"action":"login","username":"khtest","password":"demo-password"}"#,
+    )
+    .unwrap();
+    let out = educloud(home.path())
+        .env(
+            "EDUCLOUD_BROWSER",
+            format!("{} {}", node.unwrap().display(), script.display()),
+        )
+        .env("EDUCLOUD_TEST_BROWSER_PLAN", &plan)
+        .args(["counties", "test", "kh", "--timeout", "60"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("county: kh"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("sub: ")), "{text}");
+    assert!(text.contains("role: "), "{text}");
+    // No Education Cloud session was created.
+    let status = educloud(home.path()).arg("status").output().unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("signed in: no"));
+}

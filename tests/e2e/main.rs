@@ -4,5 +4,6 @@
 mod rig;
 
 mod home;
+mod register;
 mod signin;
 mod system_browser;

@@ -406,6 +406,24 @@ impl App {
         }
     }
 
+    /// Waits until the element has no text (e.g. an error slot cleared).
+    pub async fn wait_empty(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.trim().is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {css} to be empty; it has {text:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.wait_for(css).await.text().await.unwrap_or_default()
     }

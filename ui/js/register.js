@@ -13,7 +13,7 @@ import { countySelect, countySignIn, countyName } from './signin.js';
 // in Rust; here only its display claims).
 const wiz = {
   identity: null, // 'staff' | 'other'
-  county: null, // {code, name, ...claims} once signed in
+  county: null, // the verified identity's display claims (county, sub, name, …) once signed in
   terms_version: null,
   values: {}, // form values except passwords
   avatar: null, // data URL of the processed 256×256 PNG
@@ -26,7 +26,7 @@ function draftPayload(step) {
   const values = {};
   for (const k of TEXT_FIELDS) if (wiz.values[k]) values[k] = wiz.values[k];
   if (wiz.values.gender) values.gender = wiz.values.gender;
-  return { step, identity: wiz.identity, county: wiz.county?.code || null, values };
+  return { step, identity: wiz.identity, county: wiz.county?.county || null, values };
 }
 
 const saveDraft = debounce((step) => {
@@ -57,8 +57,9 @@ screen('register', async (root, params = {}) => {
           wiz.identity = draft.identity;
           wiz.values = { ...draft.values };
           wiz.county = null;
-          const step = draft.identity === 'staff' ? 'county' : (draft.identity === 'other' ? 'form' : 'consent');
-          show('register', { step });
+          // The terms are agreed again in every session; the identity and
+          // the typed values come back on the next steps.
+          show('register', { step: 'consent' });
         } }),
         h('button', { id: 'draft-discard', type: 'button', 'data-i18n': 'draft.discard', onclick: async () => {
           await invoke('discard_draft').catch(() => {});
@@ -193,7 +194,7 @@ function formStep(root) {
     h('p', { class: 'hint', 'data-i18n': 'reg.required_note' }),
     staff ? [
       shown('reg.name', claims.name, 'claim-name'),
-      shown('reg.title', [claims.school_name, claims.role, claims.title].filter(Boolean).join(' · '), 'claim-title'),
+      shown('reg.title', [claims.school_name || claims.school_id, claims.role, claims.title].filter(Boolean).join(' · '), 'claim-title'),
       field({ id: 'account_name', label: 'reg.account', required: true, suffix: '@mail.edu.tw', hint: 'reg.account_hint', value: v.account_name, maxlength: 64 }),
     ] : [
       field({ id: 'name', label: 'reg.name', required: true, value: v.name, autocomplete: 'name' }),
@@ -222,7 +223,13 @@ function formStep(root) {
       h('button', { id: 'reg-cancel', type: 'button', 'data-i18n': 'common.cancel', onclick: cancel }),
       h('button', { id: 'reg-submit', type: 'submit', class: 'primary', 'data-i18n': 'common.submit' })));
   root.append(form);
-  const live = debounce((id) => validate(id), 350);
+  // One timer per field: typing in the next field must not cancel the
+  // check of the one just left.
+  const timers = {};
+  const live = (id) => {
+    timers[id] = timers[id] || debounce(() => validate(id), 350);
+    timers[id]();
+  };
   form.addEventListener('input', (e) => {
     const id = e.target.id;
     if (TEXT_FIELDS.includes(id)) wiz.values[id] = e.target.value;
@@ -240,6 +247,8 @@ function currentInput() {
   const val = (id) => document.getElementById(id)?.value ?? '';
   const input = {
     identity: wiz.identity,
+    terms_version: wiz.terms_version || '',
+    county: wiz.county?.county || '',
     backup_email: val('backup_email'),
     backup_email_confirm: val('backup_email_confirm'),
     password: val('password'),
@@ -319,10 +328,10 @@ async function submit() {
   }
   document.querySelectorAll('#reg-form .error').forEach((el) => { el.textContent = ''; });
   if (errors.length) {
-    for (const e of errors) if (!setFieldError(e.field, e)) setStatus('reg-status', e);
+    const unplaced = errors.filter((e) => !setFieldError(e.field, e));
+    setStatus('reg-status', unplaced.length ? unplaced[0] : 'reg.fix_errors');
     const first = document.getElementById(errors[0].field);
     if (first) first.focus();
-    setStatus('reg-status', 'reg.fix_errors');
     return;
   }
   // The seed: a confirmation dialog (確定), then the result dialog (確定).
@@ -332,7 +341,7 @@ async function submit() {
   btn.disabled = true;
   let result;
   try {
-    result = await invoke('submit_registration', { input: { ...input, terms_version: wiz.terms_version, county: wiz.county?.code || null }, avatar: wiz.avatar });
+    result = await invoke('submit_registration', { input, avatar: wiz.avatar });
   } catch (e) {
     btn.disabled = false;
     if (e.code === 'terms.outdated') {

@@ -1,0 +1,219 @@
+//! The CLI's sign-in commands: `login`, `logout`, `status`, `counties`.
+//! The same core calls as the window; output is plain text for people and
+//! scripts (stable error codes on failure, exit code non-zero).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use educloud_core::desktop::Desktop;
+use educloud_core::directory::CountyDirectory;
+use educloud_core::oidc::{self, SignInOptions, SignInProgress, WaitingForBrowser};
+use educloud_core::secret::{secret, SecretString};
+use educloud_core::session::{SessionState, SignInOutcome};
+use educloud_core::vault::SessionVault;
+use educloud_core::{CoreError, Result};
+
+use crate::cli::{Command, CountiesAction};
+
+/// Tells the user where to finish the sign-in (stderr, so stdout stays
+/// machine-readable).
+struct Progress;
+
+impl SignInProgress for Progress {
+    fn waiting_for_browser(&self, w: &WaitingForBrowser) {
+        eprintln!(
+            "請在瀏覽器中完成{}登入 / Finish signing in with {} in your browser.",
+            w.county_name_zh, w.county_name_en
+        );
+        if !w.browser_opened {
+            eprintln!("瀏覽器未開啟，請開啟此連結 / No browser opened; open this link:");
+        }
+        eprintln!("{}", w.authorize_url);
+    }
+}
+
+fn read_password() -> Result<SecretString> {
+    if std::io::stdin().is_terminal() {
+        let pw = rpassword::prompt_password("密碼 / Password: ")?;
+        Ok(secret(pw))
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(secret(line.trim_end_matches(['\r', '\n'])))
+    }
+}
+
+pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
+    let _sandbox = crate::service::connect(&desktop).await?;
+    let session = SessionState::new(SessionVault::os());
+    match command {
+        Command::Login {
+            county: Some(county),
+            stay_signed_in,
+            timeout,
+            ..
+        } => {
+            session.set_sign_in_timeout(Duration::from_secs(timeout));
+            match session
+                .sign_in_county(&desktop, &county, stay_signed_in, &Progress)
+                .await?
+            {
+                SignInOutcome::SignedIn(account) => {
+                    println!("登入成功 / Signed in: {}", account.email);
+                    Ok(())
+                }
+                SignInOutcome::NotRegistered(identity) => {
+                    eprintln!(
+                        "此 Open ID ({} {}) 尚未註冊教育雲帳號；請在視窗中按「註冊」。 / This Open ID has no Education Cloud account yet: register in the window.",
+                        identity.county, identity.sub
+                    );
+                    Err(CoreError::Service {
+                        status: 404,
+                        code: "account.not_registered".into(),
+                        field: None,
+                        detail: None,
+                    })
+                }
+            }
+        }
+        Command::Login {
+            email: Some(email),
+            stay_signed_in,
+            ..
+        } => {
+            let password = read_password()?;
+            let account = session
+                .sign_in_password(&desktop, &email, password, stay_signed_in)
+                .await?;
+            println!("登入成功 / Signed in: {}", account.email);
+            Ok(())
+        }
+        Command::Login { .. } => Err(CoreError::invalid("county", "required")),
+        Command::Logout { all } => {
+            let out = session.sign_out(&desktop, all).await?;
+            if out.accounts.is_empty() {
+                println!("沒有已登入的帳號 / No account was signed in.");
+            }
+            for a in &out.accounts {
+                println!("已登出 / Signed out: {a}");
+            }
+            println!(
+                "keychain entries deleted: {}; revoked at the server: {}",
+                out.keychain_entries_deleted, out.revoked
+            );
+            Ok(())
+        }
+        Command::Status => {
+            let restored = session.restore_at_launch(&desktop).await;
+            match (&restored, session.active()) {
+                (_, Some(active)) => println!(
+                    "signed in: {} ({}{})",
+                    active.account.email,
+                    active.method.as_str(),
+                    active
+                        .county
+                        .as_deref()
+                        .map(|c| format!(", {c}"))
+                        .unwrap_or_default()
+                ),
+                (Err(e), None) => println!("signed in: no (restore failed: {})", e.code()),
+                (Ok(_), None) => println!("signed in: no"),
+            }
+            let stay = session.stay_signed_in(&desktop).await;
+            println!(
+                "stay signed in: {}",
+                if stay.available {
+                    "available".to_string()
+                } else {
+                    format!("unavailable [{}]", stay.reason.unwrap_or_default())
+                }
+            );
+            for a in session.known_accounts(&desktop)? {
+                println!(
+                    "known: {} ({}, kept in keychain: {})",
+                    a.account, a.method, a.stay_signed_in
+                );
+            }
+            for h in session.history(&desktop, 10)? {
+                println!(
+                    "history: {} {} {} {}",
+                    h.at,
+                    h.method,
+                    h.county.as_deref().unwrap_or("-"),
+                    h.outcome
+                );
+            }
+            Ok(())
+        }
+        Command::Counties {
+            check,
+            action: None,
+        } => {
+            let directory = CountyDirectory::load(&desktop).await?;
+            let mut failed = 0;
+            for idp in directory.counties() {
+                let l = idp.listing();
+                if check {
+                    let h = oidc::check_county(&desktop, idp).await;
+                    if !h.ok {
+                        failed += 1;
+                    }
+                    println!(
+                        "{:<6} {:<6} {} {:>5} ms  {}{}",
+                        l.code,
+                        l.name_zh,
+                        if h.ok { "ok  " } else { "FAIL" },
+                        h.elapsed_ms,
+                        h.issuer,
+                        h.error.map(|c| format!("  error[{c}]")).unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "{:<6} {:<6} {:<20} {:?}  {}",
+                        l.code, l.name_zh, l.name_en, l.profile, l.issuer
+                    );
+                }
+            }
+            std::io::stdout().flush()?;
+            if failed > 0 {
+                return Err(CoreError::Unreachable {
+                    what: format!("{failed} county Open ID service(s)"),
+                    detail: "see the lines marked FAIL".into(),
+                });
+            }
+            Ok(())
+        }
+        Command::Counties {
+            action: Some(CountiesAction::Test { code, timeout }),
+            ..
+        } => {
+            let options = SignInOptions {
+                timeout: Duration::from_secs(timeout),
+                prompt_login: true,
+                lang: None,
+            };
+            let verified = oidc::test_county_sign_in(&desktop, &code, options, &Progress).await?;
+            let i = &verified.identity;
+            println!("county: {}", i.county);
+            println!("sub: {}", i.sub);
+            let show = |k: &str, v: &Option<String>| {
+                if let Some(v) = v {
+                    println!("{k}: {v}");
+                }
+            };
+            show("name", &i.name);
+            show("email", &i.email);
+            show("preferred_username", &i.preferred_username);
+            show("school_id", &i.school_id);
+            show("school_name", &i.school_name);
+            show("role", &i.role);
+            show("title", &i.title);
+            println!(
+                "redirect to verified: {} ms",
+                verified.redirect_to_verified.as_millis()
+            );
+            Ok(())
+        }
+        Command::Doctor | Command::Sandbox { .. } => Ok(()),
+    }
+}
