@@ -91,8 +91,8 @@ pub fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
-    let _guard = crate::logging::init(&paths.log_dir, cli.command.is_some());
-    match cli.command {
+    crate::logging::init(&paths.log_dir, cli.command.is_some());
+    let code = match cli.command {
         None => match Desktop::open(paths, LoadedPolicy::load()) {
             Ok(desktop) => crate::gui::run(desktop, started),
             Err(e) => fail(&e),
@@ -120,7 +120,9 @@ pub fn main() -> ExitCode {
             Ok(desktop) => runtime(crate::cli_session::run(desktop, command)),
             Err(e) => fail(&e),
         },
-    }
+    };
+    crate::logging::flush();
+    code
 }
 
 fn runtime(fut: impl std::future::Future<Output = Result<(), CoreError>>) -> ExitCode {

@@ -58,12 +58,20 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
                     if shared_device {
                         let (desktop, session) = (&on_exit.0, &on_exit.1);
                         tauri::async_runtime::block_on(async {
-                            if let Err(e) = session.sign_out(desktop, true).await {
-                                tracing::warn!(code = e.code(), "sign-out on exit failed");
+                            match session.sign_out(desktop, true).await {
+                                Ok(out) => tracing::info!(
+                                    accounts = out.accounts.len(),
+                                    revoked = out.revoked,
+                                    "shared device: signed out on exit"
+                                ),
+                                Err(e) => {
+                                    tracing::warn!(code = e.code(), "sign-out on exit failed")
+                                }
                             }
                         });
                     }
                     crate::updater::install_pending(handle);
+                    crate::logging::flush();
                 }
             });
             ExitCode::SUCCESS

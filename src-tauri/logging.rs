@@ -3,12 +3,22 @@
 //! (`educloud_core::secret`), never plain strings.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
-/// Starts logging; keep the guard alive for the process's life.
-pub fn init(log_dir: &Path, to_stderr: bool) -> Option<WorkerGuard> {
+/// The file writer's guard: dropping it flushes the log.
+static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+
+/// Flushes and closes the log file (call before the process exits: Tauri
+/// ends the process with `exit`, which runs no destructors).
+pub fn flush() {
+    drop(GUARD.lock().unwrap_or_else(|p| p.into_inner()).take());
+}
+
+/// Starts logging for the process's life (see [`flush`]).
+pub fn init(log_dir: &Path, to_stderr: bool) {
     let filter = EnvFilter::try_from_env("EDUCLOUD_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,reqwest=warn,tao=warn,wry=warn"));
     let (file_layer, guard) = match std::fs::create_dir_all(log_dir) {
@@ -34,5 +44,5 @@ pub fn init(log_dir: &Path, to_stderr: bool) -> Option<WorkerGuard> {
         .with(file_layer)
         .with(stderr_layer.with_filter(stderr_filter))
         .try_init();
-    guard
+    *GUARD.lock().unwrap_or_else(|p| p.into_inner()) = guard;
 }

@@ -64,3 +64,80 @@ async fn policy_locks_the_language() {
     app.screenshot("home-policy-locked").await;
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_launch_focuses_the_first_and_exits() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let app = App::launch(&tools, &profile, &[]).await;
+    app.wait_for("#home-sign-in").await;
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_educloud"));
+    for (k, v) in profile.env(&app.display.name) {
+        second.env(k, v);
+    }
+    let mut child = second.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the second instance kept running");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    // The first window is still there and answers.
+    assert_eq!(app.text("#home-sign-in").await, "登入");
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_window_like_200_percent_zoom_and_dark_mode() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let app = App::launch(&tools, &profile, &[("GTK_THEME", "Adwaita:dark")]).await;
+    // 200% zoom of the 960-pixel window leaves 480 CSS pixels: the same
+    // layout as a 480-pixel window at 100%.
+    app.client.set_window_size(480, 720).await.unwrap();
+    app.click("#home-register").await;
+    app.wait_for("#terms").await;
+    let overflow = app
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap_or(99) <= 0,
+        "horizontal scroll: {overflow}"
+    );
+    let dark = app
+        .client
+        .execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        dark, true,
+        "GTK dark theme not seen as prefers-color-scheme: dark"
+    );
+    let bg = app
+        .client
+        .execute(
+            "return getComputedStyle(document.body).backgroundColor",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bg, "rgb(17, 22, 29)", "dark background expected");
+    app.screenshot("narrow-dark-consent").await;
+    app.close().await;
+}

@@ -24,6 +24,15 @@ fn keychain_has(account: &str) -> bool {
     text.contains(account)
 }
 
+/// The secret the app stored for `account` (JSON with the refresh token).
+fn keychain_secret(account: &str) -> String {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", KEYCHAIN_SERVICE, "username", account])
+        .output()
+        .expect("secret-tool");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 fn secret_service_available() -> bool {
     let ok = Command::new("secret-tool")
         .args(["search", "--all", "service", "educloud-probe"])
@@ -185,4 +194,110 @@ async fn without_a_secret_service_stay_signed_in_is_disabled_with_a_reason() {
     // Nothing secret was written anywhere in the app's folders.
     let leaks = crate::rig::scan_for(profile.path(), &["demo-password", "Demo-pass-2026!"]);
     assert!(leaks.is_empty(), "{leaks:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_at_the_county_and_cancel_while_waiting() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    // The user presses 取消 on the county page: access_denied, said plainly.
+    profile.set_browser_plan(json!({"action": "cancel"}), "signin-denied-browser");
+    let app = App::launch(&tools, &profile, &[]).await;
+    app.click("#home-sign-in").await;
+    app.click("#county-login").await;
+    app.wait_text("#failed-reason", "取消了登入或未授權").await;
+    app.screenshot("signin-access-denied").await;
+    let visits = profile.browser_visits();
+    assert!(
+        visits.last().unwrap()["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("取消"),
+        "{visits:?}"
+    );
+    app.click("#failed-retry").await;
+
+    // The browser opens but the user never signs in: 取消 in the app ends
+    // the wait, closes the loopback port and returns to the sign-in screen.
+    profile.set_browser_plan(json!({"action": "open"}), "signin-cancel-browser");
+    app.click("#county-login").await;
+    app.wait_text("h1", "請在瀏覽器中完成").await;
+    let url = app
+        .wait_for("#authorize-url")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("state="),
+        "{url}"
+    );
+    let redirect = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.to_string())
+        .unwrap();
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+    app.screenshot("signin-waiting").await;
+    app.click("#waiting-cancel").await;
+    app.wait_text("h1", "教育雲單一登入").await;
+    // The loopback listener is gone.
+    let port = url::Url::parse(&redirect).unwrap().port().unwrap();
+    let mut closed = false;
+    for _ in 0..20 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(closed, "loopback port {port} still open after cancel");
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_device_policy_no_keychain_no_draft_next_launch_signed_out() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    profile.set_policy(json!({"SharedDevice": true}));
+    profile.set_browser_plan(
+        json!({"action": "login", "username": "tcbound", "password": "demo-password"}),
+        "shared-device-browser",
+    );
+    let app = App::launch(&tools, &profile, &[]).await;
+    app.click("#home-sign-in").await;
+    let stay = app.wait_for("#stay-signed-in").await;
+    assert_eq!(stay.attr("disabled").await.unwrap(), Some("true".into()));
+    app.wait_text("#stay-signed-in-reason", "共用電腦").await;
+    app.screenshot("shared-device-signin").await;
+    // A 保持登入狀態 request cannot be forced through the command either.
+    let res = app
+        .invoke(
+            "sign_in_password",
+            json!({"email": "parent.demo@example.com", "password": "Demo-pass-2026!", "staySignedIn": true}),
+        )
+        .await;
+    assert!(res["ok"].is_object(), "{res}");
+    assert!(!keychain_has("parent.demo@example.com"));
+    let status = app.invoke("session_status", json!({})).await;
+    assert_eq!(status["ok"]["stay_signed_in"], false, "{status}");
+    // No registration draft is kept.
+    let saved = app
+        .invoke(
+            "save_draft",
+            json!({"draft": {"step": "form", "identity": "other", "values": {"nickname": "x"}}}),
+        )
+        .await;
+    assert_eq!(saved["ok"], false, "{saved}");
+    app.close().await;
+    // The next launch is signed out.
+    let app = App::launch(&tools, &profile, &[]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let status = app.invoke("session_status", json!({})).await;
+    assert!(status["ok"]["account"].is_null(), "{status}");
+    app.close().await;
 }
