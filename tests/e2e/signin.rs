@@ -103,7 +103,16 @@ async fn county_sign_in_stays_signed_in_across_restarts_then_signs_out() {
         keychain_has(account),
         "no keychain entry after 保持登入狀態"
     );
+    // The refresh token lives in the keychain and nowhere else.
+    let stored = keychain_secret(account);
+    let token = serde_json::from_str::<serde_json::Value>(&stored).unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(token.len() >= 20, "{stored}");
     app.close().await;
+    let leaks = rig::scan_for(profile.path(), &[&token, "demo-password"]);
+    assert!(leaks.is_empty(), "{leaks:?}");
 
     // Relaunch: signed in silently from the keychain, no browser visit.
     let app = App::launch(&tools, &profile, &[]).await;
