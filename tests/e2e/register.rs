@@ -342,3 +342,112 @@ async fn parent_registers_activates_by_mail_and_a_killed_window_loses_nothing() 
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avatar_is_chosen_previewed_and_bad_files_are_refused() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let photo = profile.path().join("photo.jpg");
+    let made = Command::new("convert")
+        .args(["-size", "640x400", "gradient:blue-yellow"])
+        .arg(&photo)
+        .status();
+    if !made.map(|s| s.success()).unwrap_or(false) {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "ImageMagick (convert) missing under CI"
+        );
+        eprintln!("SKIPPED: no ImageMagick convert");
+        return;
+    }
+    let fake = profile.path().join("photo.png");
+    std::fs::write(&fake, b"MZ\x90\x00this is really a Windows program").unwrap();
+
+    let app = App::launch(&tools, &profile, &[]).await;
+    app.click("#home-register").await;
+    agree_to_terms(&app).await;
+    app.click("#identity-other").await;
+    app.click("#identity-next").await;
+    let input = app
+        .client
+        .find(fantoccini::Locator::Css("#avatar"))
+        .await
+        .unwrap();
+    input.send_keys(&photo.display().to_string()).await.unwrap();
+    let preview = app.wait_for("#avatar-preview").await;
+    let src = preview.attr("src").await.unwrap().unwrap_or_default();
+    assert!(
+        src.starts_with("data:image/png;base64,"),
+        "{}",
+        &src[..src.len().min(40)]
+    );
+    let size = js(
+        &app,
+        "const i = document.getElementById('avatar-preview'); return [i.naturalWidth, i.naturalHeight]",
+    )
+    .await;
+    assert_eq!(size, json!([256, 256]));
+    app.screenshot("register-avatar-preview").await;
+
+    // A renamed program is refused with words, and the chosen photo stays.
+    let input = app
+        .client
+        .find(fantoccini::Locator::Css("#avatar"))
+        .await
+        .unwrap();
+    input.send_keys(&fake.display().to_string()).await.unwrap();
+    field_error(&app, "avatar", "JPEG、PNG、WebP 或 GIF").await;
+    assert!(app
+        .wait_for("#avatar-preview")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    app.click("#avatar-clear").await;
+    app.screenshot("register-avatar-refused").await;
+    let hidden = js(
+        &app,
+        "return document.getElementById('avatar-preview').hidden",
+    )
+    .await;
+    assert_eq!(hidden, true);
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_password_and_resend_say_what_happens_next() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let app = App::launch(&tools, &profile, &[]).await;
+    app.click("#home-sign-in").await;
+    app.click("#link-reset").await;
+    app.fill("#reset-password-email", "parent.demo@example.com")
+        .await;
+    app.click("#reset-password-submit").await;
+    app.wait_text("#reset-password-status", "請至信箱收信")
+        .await;
+    app.screenshot("signin-reset-password").await;
+    let base = service_url(&app).await;
+    let outbox: Value =
+        serde_json::from_str(&http_get(&format!("{base}api/sandbox/outbox"))).unwrap();
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["to"] == "parent.demo@example.com"),
+        "{outbox}"
+    );
+    app.click("button[data-i18n='common.back']").await;
+    app.click("#link-resend").await;
+    app.fill("#resend-email", "pending.demo@example.com").await;
+    app.click("#resend-submit").await;
+    app.wait_text("#resend-status", "24 小時").await;
+    // Again at once: the one-a-minute limit, in words.
+    app.click("#resend-submit").await;
+    app.wait_text("#resend-status", "太頻繁").await;
+    app.screenshot("signin-resend-throttled").await;
+    app.close().await;
+}
