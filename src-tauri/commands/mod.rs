@@ -107,6 +107,8 @@ pub fn ui_ready(clock: State<'_, LaunchClock>) {
     let ms = clock.0.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(launch_to_interactive_ms = ms, "ui ready");
     println!("EDUCLOUD_UI_READY {ms:.1}");
+    // Now that the window is live, prepare what the first keystroke needs.
+    tauri::async_runtime::spawn_blocking(educloud_core::registration::warm_up);
 }
 
 #[tauri::command]

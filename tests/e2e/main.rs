@@ -3,6 +3,7 @@
 
 mod rig;
 
+mod bench;
 mod home;
 mod register;
 mod signin;

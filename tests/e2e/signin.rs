@@ -287,11 +287,11 @@ async fn shared_device_policy_no_keychain_no_draft_next_launch_signed_out() {
     let res = app
         .invoke(
             "sign_in_password",
-            json!({"email": "parent.demo@example.com", "password": "Demo-pass-2026!", "staySignedIn": true}),
+            json!({"email": "hcbound@mail.edu.tw", "password": "Demo-pass-2026!", "staySignedIn": true}),
         )
         .await;
     assert!(res["ok"].is_object(), "{res}");
-    assert!(!keychain_has("parent.demo@example.com"));
+    assert!(!keychain_has("hcbound@mail.edu.tw"));
     let status = app.invoke("session_status", json!({})).await;
     assert_eq!(status["ok"]["stay_signed_in"], false, "{status}");
     // No registration draft is kept.

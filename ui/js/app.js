@@ -67,11 +67,17 @@ async function start() {
   }
   await show('home');
   // Tell Rust the first screen is painted and live (launch → interactive).
-  requestAnimationFrame(() => requestAnimationFrame(() => invoke('ui_ready').catch(() => {})));
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    performance.mark('educloud-ui-ready');
+    invoke('ui_ready').catch(() => {});
+  }));
   // Then, off the launch path: a session kept with 保持登入狀態 signs in silently.
   try {
     const restored = await invoke('restore_session');
-    if (restored && state.screen === 'home') await show('account');
+    if (restored && state.screen === 'home') {
+      await show('account');
+      performance.mark('educloud-restored');
+    }
   } catch (e) {
     if (e.code !== 'session.not_signed_in') showError(e);
   }

@@ -301,6 +301,19 @@ fn password_context_inputs(input: &RegistrationInput) -> [&str; 4] {
     ]
 }
 
+/// Builds the password-strength estimator's dictionaries (hundreds of
+/// milliseconds the first time) so the first keystroke in 密碼 does not
+/// wait; call off the UI's critical path, e.g. after the first paint.
+pub fn warm_up() {
+    let _ = strength(
+        "warm-up Kite Lamp 93",
+        &PasswordContext {
+            account: "",
+            user_inputs: &[],
+        },
+    );
+}
+
 /// Checks one field of the form (its confirmation pair compares with it).
 pub fn check_field(field: Field, input: &RegistrationInput, policy: &PasswordPolicy) -> FieldCheck {
     let error = validate_field(field, input, policy).err();

@@ -364,6 +364,14 @@ impl SessionState {
         stay_signed_in: bool,
     ) -> Result<Account> {
         let email = email.trim();
+        // Bounded input: an address is at most 254 characters (RFC 5321), a
+        // password at most the rules' input limit; nothing longer is sent.
+        if email.is_empty() || email.len() > 254 {
+            return Err(CoreError::invalid("email", "email.invalid"));
+        }
+        if password.expose_secret().len() > educloud_contract::rules::MAX_INPUT_BYTES {
+            return Err(CoreError::invalid("password", "too_long"));
+        }
         let result = async {
             let api = EduCloudClient::for_desktop(desktop).await?;
             let tokens = api.sign_in_password(email, &password).await?;
@@ -534,6 +542,9 @@ impl SessionState {
         account: Option<&str>,
         outcome: &str,
     ) {
+        // On a shared PC the next pupil must not see who signed in before:
+        // the history keeps the method, county and outcome, not the account.
+        let account = account.filter(|_| !desktop.policy.policy.shared_device());
         if let Err(e) = desktop
             .store
             .record_sign_in(method.as_str(), county, account, outcome)
