@@ -1,6 +1,8 @@
 //! The home screen as a teacher first sees it: zh-TW, the demo badge, the
 //! seed's 登入 / 註冊 buttons, and the language switch (which persists).
 
+use serde_json::json;
+
 use crate::rig::{self, App, Profile};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,5 +141,46 @@ async fn narrow_window_like_200_percent_zoom_and_dark_mode() {
         .unwrap();
     assert_eq!(bg, "rgb(17, 22, 29)", "dark background expected");
     app.screenshot("narrow-dark-consent").await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csp_blocks_inline_and_remote_scripts_and_ungranted_commands_are_refused() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let app = App::launch(&tools, &profile, &[]).await;
+    app.wait_for("#home-sign-in").await;
+    let res = app
+        .client
+        .execute_async(
+            r#"const done = arguments[0];
+               const violations = [];
+               document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+               const inline = document.createElement('script');
+               inline.textContent = 'window.__inlineRan = true;';
+               document.body.append(inline);
+               const remote = document.createElement('script');
+               remote.src = 'https://example.invalid/x.js';
+               document.body.append(remote);
+               let evalBlocked = false;
+               try { window.eval('1 + 1'); } catch (e) { evalBlocked = true; }
+               setTimeout(() => done({ inlineRan: !!window.__inlineRan, evalBlocked, violations }), 800);"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(res["inlineRan"], false, "{res}");
+    assert_eq!(res["evalBlocked"], true, "{res}");
+    let violations = res["violations"].as_array().cloned().unwrap_or_default();
+    assert!(violations.len() >= 2, "{res}");
+    // A registered plugin whose permission the window was not granted, and
+    // a command that does not exist: both refused.
+    let updater = app.invoke("plugin:updater|check", json!({})).await;
+    assert!(updater.get("err").is_some(), "{updater}");
+    let unknown = app
+        .invoke("read_any_file", json!({"path": "/etc/passwd"}))
+        .await;
+    assert!(unknown.get("err").is_some(), "{unknown}");
     app.close().await;
 }
