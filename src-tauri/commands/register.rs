@@ -129,5 +129,9 @@ pub async fn submit_registration(
     avatar: Option<String>,
 ) -> CmdResult<RegistrationResponse> {
     let county = session.pending_county();
-    Ok(registration::submit(&desktop, &input, county.as_ref(), avatar.as_deref()).await?)
+    let response =
+        registration::submit(&desktop, &input, county.as_ref(), avatar.as_deref()).await?;
+    // The county identity has served its purpose: nothing of it stays.
+    drop(session.take_pending_registration());
+    Ok(response)
 }

@@ -35,6 +35,9 @@ use crate::{CoreError, Result};
 /// Refresh the access token when it has less than this left.
 const ACCESS_MARGIN: Duration = Duration::from_secs(60);
 
+/// How long sign-out waits for the county to revoke its token.
+const COUNTY_REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How a session was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,6 +110,9 @@ pub struct SignOutResult {
     pub end_session_url: Option<String>,
     /// Whether that page was opened (shared devices do so automatically).
     pub end_session_opened: bool,
+    /// Whether a county access token the app still held (a pending
+    /// registration's, Taipei profile) was revoked at the county (RFC 7009).
+    pub county_token_revoked: bool,
 }
 
 struct Active {
@@ -318,7 +324,7 @@ impl SessionState {
             browser: desktop.browser.clone(),
         });
         progress.waiting_for_browser(pending.waiting());
-        let verified = pending.wait_with(progress).await;
+        let verified = pending.wait_with(desktop, progress).await;
         *lock(&self.pending) = None;
         let verified = verified?;
         let exchange_started = Instant::now();
@@ -343,12 +349,14 @@ impl SessionState {
                     redirect_to_signed_in_ms = total.as_millis() as u64,
                     "signed in with the county"
                 );
-                *lock(&self.registration) = None;
+                let stale = lock(&self.registration).take();
+                self.discard_county(desktop, stale).await;
                 Ok(SignInOutcome::SignedIn(account))
             }
             Err(e) if e.code() == "account.not_registered" => {
                 let identity = verified.identity.clone();
-                *lock(&self.registration) = Some(verified);
+                let stale = lock(&self.registration).replace(verified);
+                self.discard_county(desktop, stale).await;
                 Ok(SignInOutcome::NotRegistered(identity))
             }
             Err(e) => Err(e),
@@ -523,6 +531,32 @@ impl SessionState {
             client_id,
         }));
         Ok(account)
+    }
+
+    /// Drops a verified county sign-in nobody will use any more (a pending
+    /// registration replaced or signed out). A revocable credential — the
+    /// Taipei profile's access token, with a `revocation_endpoint` — is
+    /// revoked at the county first (RFC 7009); an ID token is only dropped
+    /// (zeroized: `SecretString`). Returns whether the county revoked.
+    async fn discard_county(&self, desktop: &Desktop, verified: Option<VerifiedCounty>) -> bool {
+        let Some(verified) = verified else {
+            return false;
+        };
+        let revoking = oidc::revoke_county_credential(desktop, &verified);
+        match tokio::time::timeout(COUNTY_REVOKE_TIMEOUT, revoking).await {
+            Ok(Ok(revoked)) => revoked,
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    code = e.code(),
+                    "the county token could not be revoked; dropped"
+                );
+                false
+            }
+            Err(_) => {
+                tracing::warn!("revoking the county token timed out; dropped");
+                false
+            }
+        }
     }
 
     /// Whether the store remembers 保持登入狀態 for `email`.
@@ -819,12 +853,18 @@ impl SessionState {
     /// offers (on shared devices: opens) the county's logout page. With
     /// `all`, every account kept on this device is signed out too. With no
     /// session in this process, the most recent kept account is signed out
-    /// (the CLI's `educloud logout`).
+    /// (the CLI's `educloud logout`). A pending registration's county
+    /// sign-in is discarded, its access token revoked at the county when it
+    /// has one (Taipei) and the county a `revocation_endpoint`; discarding
+    /// only that is a sign-out too (`accounts` empty).
+    /// `session.not_signed_in` when there was nothing at all.
     pub async fn sign_out(&self, desktop: &Desktop, all: bool) -> Result<SignOutResult> {
         let mut result = SignOutResult::default();
         let active = self.lock_current().take();
         *lock(&self.generation) += 1;
-        *lock(&self.registration) = None;
+        let registration = lock(&self.registration).take();
+        let discarded_registration = registration.is_some();
+        result.county_token_revoked = self.discard_county(desktop, registration).await;
         let api = EduCloudClient::for_desktop(desktop).await;
         if let Some(a) = &active {
             result.accounts.push(a.account.email.clone());
@@ -882,7 +922,7 @@ impl SessionState {
                 result.accounts.push(email);
             }
         }
-        if result.accounts.is_empty() {
+        if result.accounts.is_empty() && !discarded_registration {
             return Err(CoreError::NotSignedIn);
         }
         Ok(result)

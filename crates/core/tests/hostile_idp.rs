@@ -119,6 +119,16 @@ enum Signing {
     NoKidMultipleKeys,
 }
 
+/// The ID token's `at_hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtHash {
+    Absent,
+    /// The left half of SHA-256 over the access token, base64url.
+    Correct,
+    /// The hash of another access token.
+    Tampered,
+}
+
 // ---------------------------------------------------------------------------
 // The hostile provider
 // ---------------------------------------------------------------------------
@@ -150,6 +160,18 @@ struct Tamper {
     require_basic_secret: Option<String>,
     /// Delay before the token endpoint answers.
     token_delay: Duration,
+    /// `at_hash` in the ID token.
+    at_hash: AtHash,
+    /// UserInfo answers 302 to /elsewhere.
+    userinfo_redirects: bool,
+    /// eduinfo (sso.edu.tw profile) answers 302 to /elsewhere.
+    eduinfo_redirects: bool,
+    /// eduinfo `sub` override.
+    eduinfo_sub: Option<String>,
+    /// `Cache-Control` of the discovery document.
+    discovery_cache_control: Option<&'static str>,
+    /// `Cache-Control` of the JWKS.
+    jwks_cache_control: Option<&'static str>,
 }
 
 impl Default for Tamper {
@@ -168,6 +190,12 @@ impl Default for Tamper {
             userinfo_sub: None,
             require_basic_secret: None,
             token_delay: Duration::ZERO,
+            at_hash: AtHash::Absent,
+            userinfo_redirects: false,
+            eduinfo_redirects: false,
+            eduinfo_sub: None,
+            discovery_cache_control: None,
+            jwks_cache_control: None,
         }
     }
 }
@@ -183,6 +211,7 @@ struct Log {
     userinfo_calls: usize,
     userinfo_header_bearer: bool,
     userinfo_token_in_query: bool,
+    eduinfo_calls: usize,
     elsewhere_hits: usize,
 }
 
@@ -214,7 +243,7 @@ impl Op {
         self.log.lock().unwrap()
     }
 
-    fn id_token(&self, nonce: Option<&str>) -> String {
+    fn id_token(&self, nonce: Option<&str>, access_token: &str) -> String {
         let t = self.tamper();
         let now = time_now();
         let mut claims = json!({
@@ -224,6 +253,13 @@ impl Op {
         });
         if let Some(n) = nonce {
             claims["nonce"] = json!(n);
+        }
+        let half_hash =
+            |token: &str| URL_SAFE_NO_PAD.encode(&Sha256::digest(token.as_bytes())[..16]);
+        match t.at_hash {
+            AtHash::Absent => {}
+            AtHash::Correct => claims["at_hash"] = json!(half_hash(access_token)),
+            AtHash::Tampered => claims["at_hash"] = json!(half_hash("at-another-token")),
         }
         if let Value::Object(over) = &t.claims {
             for (k, v) in over {
@@ -300,7 +336,7 @@ async fn discovery(State(op): State<Shared>) -> Response {
     } else {
         format!("{}/token", op.issuer)
     };
-    Json(json!({
+    let mut resp = Json(json!({
         "issuer": t.discovery_issuer.unwrap_or_else(|| op.issuer.clone()),
         "authorization_endpoint": format!("{}/authorize", op.issuer),
         "token_endpoint": token_endpoint,
@@ -313,10 +349,15 @@ async fn discovery(State(op): State<Shared>) -> Response {
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": t.iss_supported,
     }))
-    .into_response()
+    .into_response();
+    if let Some(cc) = t.discovery_cache_control {
+        resp.headers_mut()
+            .insert("cache-control", cc.parse().unwrap());
+    }
+    resp
 }
 
-async fn jwks(State(op): State<Shared>) -> Json<Value> {
+async fn jwks(State(op): State<Shared>) -> Response {
     let t = op.tamper();
     let fetches = {
         let mut log = op.log();
@@ -331,7 +372,12 @@ async fn jwks(State(op): State<Shared>) -> Json<Value> {
         Signing::NoKidMultipleKeys => vec![op.a.jwk(false), op.b.jwk(false)],
         _ => vec![op.a.jwk(true)],
     };
-    Json(json!({ "keys": keys }))
+    let mut resp = Json(json!({ "keys": keys })).into_response();
+    if let Some(cc) = t.jwks_cache_control {
+        resp.headers_mut()
+            .insert("cache-control", cc.parse().unwrap());
+    }
+    resp
 }
 
 fn redirect_to(location: &str) -> Response {
@@ -456,11 +502,12 @@ async fn token(
             }
         }
     }
+    let access_token = format!("at-{}", random_token());
     Json(json!({
-        "access_token": format!("at-{}", random_token()),
+        "id_token": op.id_token(grant.nonce.as_deref(), &access_token),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 3600,
-        "id_token": op.id_token(grant.nonce.as_deref()),
     }))
     .into_response()
 }
@@ -481,6 +528,9 @@ async fn userinfo(
         log.userinfo_header_bearer = bearer;
         log.userinfo_token_in_query = q.contains_key("access_token");
     }
+    if t.userinfo_redirects {
+        return redirect_to(&format!("{}/elsewhere", op.base));
+    }
     if !bearer || q.contains_key("access_token") {
         return (StatusCode::UNAUTHORIZED, "bearer header only").into_response();
     }
@@ -489,6 +539,28 @@ async fn userinfo(
         "name": "王小明（UserInfo）",
         "email": "teacher01@mail.edu.tw",
         "school_name": "示範國民中學",
+    }))
+    .into_response()
+}
+
+/// sso.edu.tw's eduinfo resource (only asked for that profile).
+async fn eduinfo(State(op): State<Shared>, headers: HeaderMap) -> Response {
+    let t = op.tamper();
+    op.log().eduinfo_calls += 1;
+    if t.eduinfo_redirects {
+        return redirect_to(&format!("{}/elsewhere", op.base));
+    }
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer at-"));
+    if !bearer {
+        return (StatusCode::UNAUTHORIZED, "bearer header only").into_response();
+    }
+    Json(json!({
+        "sub": t.eduinfo_sub.unwrap_or_else(|| "hostile-sub-1".into()),
+        "schoolid": "014569",
+        "titles": [{"schoolid": "014569", "titles": ["教師", "專任教師"]}],
     }))
     .into_response()
 }
@@ -504,6 +576,7 @@ async fn elsewhere(State(op): State<Shared>) -> Json<Value> {
 struct CloudLog {
     refresh_calls: AtomicUsize,
     revocations: AtomicUsize,
+    session_calls: AtomicUsize,
 }
 
 struct Cloud {
@@ -511,6 +584,8 @@ struct Cloud {
     log: CloudLog,
     /// The account a refresh answers with.
     refresh_account: Mutex<String>,
+    /// `POST sessions` answers 302 to /elsewhere.
+    sessions_redirect: std::sync::atomic::AtomicBool,
 }
 
 fn account(email: &str) -> Value {
@@ -536,7 +611,11 @@ async fn cloud_config(State(c): State<Arc<Cloud>>) -> Json<Value> {
     }))
 }
 
-async fn cloud_sessions(Json(body): Json<Value>) -> Response {
+async fn cloud_sessions(State(c): State<Arc<Cloud>>, Json(body): Json<Value>) -> Response {
+    c.log.session_calls.fetch_add(1, Ordering::SeqCst);
+    if c.sessions_redirect.load(Ordering::SeqCst) {
+        return redirect_to(&format!("{}/elsewhere", c.op.base));
+    }
     if body["method"] == "county" && body["id_token"].as_str().is_some_and(|t| t.contains('.')) {
         (StatusCode::CREATED, Json(tokens("teacher01@mail.edu.tw"))).into_response()
     } else {
@@ -586,6 +665,7 @@ impl Hostile {
             op: op.clone(),
             log: CloudLog::default(),
             refresh_account: Mutex::new("teacher01@mail.edu.tw".into()),
+            sessions_redirect: Default::default(),
         });
         let idp = Router::new()
             .route("/op/.well-known/openid-configuration", get(discovery))
@@ -593,6 +673,7 @@ impl Hostile {
             .route("/op/authorize", get(authorize))
             .route("/op/token", post(token))
             .route("/op/userinfo", get(userinfo))
+            .route("/op/cncresource/api/v1/eduinfo", get(eduinfo))
             .route("/elsewhere", get(elsewhere).post(elsewhere))
             .with_state(op.clone());
         let service = Router::new()
@@ -809,7 +890,7 @@ impl Rig {
     async fn sign_in_as(&self, idp: &CountyIdp) -> educloud_core::Result<VerifiedCounty> {
         let gate = SignInGate::new();
         let pending = start_county_sign_in(&self.desktop, idp, &gate, options()).await?;
-        pending.wait().await
+        pending.wait(&self.desktop).await
     }
 
     async fn sign_in(&self) -> educloud_core::Result<VerifiedCounty> {
@@ -827,6 +908,16 @@ impl Rig {
         assert!(page.body.contains("登入沒有完成"), "{}", page.body);
         assert!(page.body.contains(code), "{}", page.body);
         err
+    }
+}
+
+/// Nothing listens on `hostport` any more. Under ephemeral-port pressure
+/// (a load test on the same machine) the connect may pick that very port as
+/// its local port and connect to itself; that proves the same.
+async fn assert_closed(hostport: &str) {
+    if let Ok(s) = tokio::net::TcpStream::connect(hostport).await {
+        let addr: SocketAddr = hostport.parse().unwrap();
+        assert_eq!(s.local_addr().ok(), Some(addr), "port still open");
     }
 }
 
@@ -873,7 +964,7 @@ async fn rp_response_type_code() {
         redirect.host_str().unwrap(),
         redirect.port().unwrap()
     );
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert_closed(&addr).await;
     assert_eq!(v.end_session_endpoint.unwrap().path(), "/op/logout");
 }
 
@@ -1224,10 +1315,13 @@ async fn one_pending_sign_in_at_a_time_cancel_and_timeout() {
         cancel.cancel();
     });
     let started = Instant::now();
-    assert_eq!(pending.wait().await.unwrap_err().code(), "signin.cancelled");
+    assert_eq!(
+        pending.wait(&r.desktop).await.unwrap_err().code(),
+        "signin.cancelled"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
     let hostport = format!("{}:{}", addr.host_str().unwrap(), addr.port().unwrap());
-    assert!(tokio::net::TcpStream::connect(&hostport).await.is_err());
+    assert_closed(&hostport).await;
     // The gate is free again; a short timeout ends the wait.
     let pending = start_county_sign_in(
         &r.desktop,
@@ -1240,7 +1334,10 @@ async fn one_pending_sign_in_at_a_time_cancel_and_timeout() {
     )
     .await
     .unwrap();
-    assert_eq!(pending.wait().await.unwrap_err().code(), "signin.timed_out");
+    assert_eq!(
+        pending.wait(&r.desktop).await.unwrap_err().code(),
+        "signin.timed_out"
+    );
     assert_eq!(r.hostile.log().token_calls, 0);
 }
 
@@ -1258,8 +1355,282 @@ async fn a_browser_that_does_not_open_leaves_the_link_to_copy() {
     // The user copies the link into a browser by hand.
     let pages = Arc::new(Mutex::new(Vec::new()));
     tokio::spawn(visit(waiting.authorize_url.clone(), pages.clone(), false));
-    let v = pending.wait().await.unwrap();
+    let v = pending.wait(&r.desktop).await.unwrap();
     assert_eq!(v.identity.sub, "hostile-sub-1");
+}
+
+#[tokio::test]
+async fn rp_id_token_at_hash_mismatch() {
+    let r = rig(tamper(|t| t.at_hash = AtHash::Tampered)).await;
+    r.rejected("signin.id_token_at_hash").await;
+}
+
+#[tokio::test]
+async fn rp_id_token_at_hash_matching_the_access_token_is_accepted() {
+    let r = rig(tamper(|t| t.at_hash = AtHash::Correct)).await;
+    let v = r.sign_in().await.unwrap();
+    let CountyCredential::IdToken(t) = &v.credential else {
+        panic!("no ID token")
+    };
+    // The token really carried one (16 bytes, base64url).
+    let at_hash = jwt_claims(t.expose_secret())["at_hash"].clone();
+    assert_eq!(at_hash.as_str().map(str::len), Some(22), "{at_hash}");
+}
+
+#[tokio::test]
+async fn rp_userinfo_redirect_is_never_followed() {
+    let r = rig(tamper(|t| t.userinfo_redirects = true)).await;
+    r.rejected("signin.redirect_refused").await;
+    let log = r.hostile.log();
+    assert_eq!(log.userinfo_calls, 1);
+    assert_eq!(log.elsewhere_hits, 0, "a redirect was followed");
+}
+
+/// The hostile county as sso.edu.tw (UserInfo, then eduinfo).
+fn as_sso(r: &Rig) -> CountyIdp {
+    let mut idp = r.hostile.county();
+    idp.profile = IdpProfile::SsoEduTw;
+    idp
+}
+
+#[tokio::test]
+async fn eduinfo_gives_school_and_titles_and_its_redirect_is_never_followed() {
+    let r = rig(Tamper::default()).await;
+    let v = r.sign_in_as(&as_sso(&r)).await.unwrap();
+    assert_eq!(v.identity.school_id.as_deref(), Some("014569"));
+    assert_eq!(v.identity.role.as_deref(), Some("教師"));
+    assert_eq!(r.hostile.log().eduinfo_calls, 1);
+    let r = rig(tamper(|t| t.eduinfo_redirects = true)).await;
+    let err = r.sign_in_as(&as_sso(&r)).await.unwrap_err();
+    assert_eq!(err.code(), "signin.redirect_refused", "{err:?}");
+    let log = r.hostile.log();
+    assert_eq!((log.eduinfo_calls, log.elsewhere_hits), (1, 0));
+}
+
+#[tokio::test]
+async fn rp_eduinfo_bad_sub_claim() {
+    let r = rig(tamper(|t| t.eduinfo_sub = Some("someone-else".into()))).await;
+    let err = r.sign_in_as(&as_sso(&r)).await.unwrap_err();
+    assert_eq!(err.code(), "signin.userinfo_sub_mismatch", "{err:?}");
+}
+
+#[tokio::test]
+async fn education_cloud_redirects_are_never_followed() {
+    let r = rig(Tamper::default()).await;
+    r.hostile
+        .cloud
+        .sessions_redirect
+        .store(true, Ordering::SeqCst);
+    let kc = MockKeychain::new();
+    let session = SessionState::new(SessionVault::mock(&kc));
+    let err = session
+        .sign_in_county(
+            &r.desktop,
+            "hostile",
+            true,
+            &educloud_core::oidc::NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "network.bad_response", "{err:?}");
+    assert!(
+        err.detail()
+            .unwrap()
+            .contains("refused to follow a redirect"),
+        "{err:?}"
+    );
+    assert_eq!(r.hostile.cloud.log.session_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(r.hostile.log().elsewhere_hits, 0, "a redirect was followed");
+    assert!(session.active().is_none());
+    assert!(kc.is_empty());
+}
+
+// ---- The metadata cache (discovery and JWKS in the store) ----
+
+fn jwt_claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn cached(r: &Rig, key: &str) -> Option<Value> {
+    r.desktop
+        .store
+        .cached(key)
+        .unwrap()
+        .map(|text| serde_json::from_str(&text).unwrap())
+}
+
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn discovery_and_jwks_are_cached_per_issuer() {
+    let r = rig(Tamper::default()).await;
+    let issuer = r.hostile.op.issuer.clone();
+    r.sign_in().await.unwrap();
+    r.sign_in().await.unwrap();
+    let log = r.hostile.log();
+    assert_eq!(
+        (log.discovery_fetches, log.jwks_fetches, log.token_calls),
+        (1, 1, 2),
+        "the second sign-in fetched metadata again"
+    );
+    let doc = cached(&r, &format!("oidc:discovery:{issuer}")).unwrap();
+    assert_eq!(doc["issuer"], issuer.as_str());
+    let jwks = cached(&r, &format!("oidc:jwks:{issuer}/jwks")).unwrap();
+    assert_eq!(kids(&jwks), ["key-a"]);
+    // The health check is a live check: it fetches, and refreshes the cache.
+    assert!(check_county(&r.desktop, &r.hostile.county()).await.ok);
+    let log = r.hostile.log();
+    assert_eq!((log.discovery_fetches, log.jwks_fetches), (2, 2));
+    r.sign_in().await.unwrap();
+    let log = r.hostile.log();
+    assert_eq!((log.discovery_fetches, log.jwks_fetches), (2, 2));
+}
+
+#[tokio::test]
+async fn cache_control_from_the_provider_is_honoured() {
+    let r = rig(tamper(|t| {
+        t.discovery_cache_control = Some("public, max-age=1");
+        t.jwks_cache_control = Some("no-store");
+    }))
+    .await;
+    r.sign_in().await.unwrap();
+    r.sign_in().await.unwrap();
+    let log = r.hostile.log();
+    assert_eq!(
+        (log.discovery_fetches, log.jwks_fetches),
+        (1, 2),
+        "max-age=1 kept, no-store not"
+    );
+    assert!(cached(&r, &format!("oidc:jwks:{}/jwks", r.hostile.op.issuer)).is_none());
+    // max-age=1 (not the default hour): expired two seconds later.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    r.sign_in().await.unwrap();
+    let log = r.hostile.log();
+    assert_eq!((log.discovery_fetches, log.jwks_fetches), (2, 3));
+}
+
+#[tokio::test]
+async fn a_cached_discovery_naming_another_issuer_is_discarded() {
+    let r = rig(Tamper::default()).await;
+    let issuer = r.hostile.op.issuer.clone();
+    let forged = json!({
+        "issuer": "https://attacker.example",
+        "authorization_endpoint": "https://attacker.example/authorize",
+        "token_endpoint": "https://attacker.example/token",
+        "jwks_uri": "https://attacker.example/jwks",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let store = &r.desktop.store;
+    store
+        .put_cached(
+            &format!("oidc:discovery:{issuer}"),
+            &forged.to_string(),
+            3600,
+        )
+        .unwrap();
+    // A cached JWKS that no longer parses is discarded too.
+    store
+        .put_cached(&format!("oidc:jwks:{issuer}/jwks"), "not a JWKS", 3600)
+        .unwrap();
+    let v = r.sign_in().await.unwrap();
+    assert_eq!(v.identity.sub, "hostile-sub-1");
+    let log = r.hostile.log();
+    assert_eq!((log.discovery_fetches, log.jwks_fetches), (1, 1));
+    assert_eq!(log.token_calls, 1, "the real token endpoint was used");
+    let doc = cached(&r, &format!("oidc:discovery:{issuer}")).unwrap();
+    assert_eq!(doc["issuer"], issuer.as_str(), "the forged entry survived");
+    assert_eq!(
+        kids(&cached(&r, &format!("oidc:jwks:{issuer}/jwks")).unwrap()),
+        ["key-a"]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_drops_the_cached_metadata() {
+    let r = rig(Tamper::default()).await;
+    r.sign_in().await.unwrap();
+    r.hostile.op.tamper.lock().unwrap().claims = json!({"nonce": "not-the-nonce-we-sent"});
+    assert_eq!(
+        r.sign_in().await.unwrap_err().code(),
+        "signin.id_token_nonce"
+    );
+    assert!(cached(&r, &format!("oidc:discovery:{}", r.hostile.op.issuer)).is_none());
+    r.hostile.op.tamper.lock().unwrap().claims = json!({});
+    r.sign_in().await.unwrap();
+    let log = r.hostile.log();
+    assert_eq!((log.discovery_fetches, log.jwks_fetches), (2, 2));
+}
+
+#[tokio::test]
+async fn rp_key_rotation_op_sign_key_with_a_cached_jwks() {
+    let r = rig(Tamper::default()).await;
+    let jwks_key = format!("oidc:jwks:{}/jwks", r.hostile.op.issuer);
+    r.sign_in().await.unwrap();
+    assert_eq!(r.hostile.log().jwks_fetches, 1);
+    // The provider rotates: tokens are now signed with key B, which the
+    // cached JWKS does not have; the published JWKS has A and B.
+    r.hostile.op.tamper.lock().unwrap().signing = Signing::RotatedAfterFirstFetch;
+    let v = r.sign_in().await.unwrap();
+    assert_eq!(v.identity.sub, "hostile-sub-1");
+    let log = r.hostile.log();
+    assert_eq!(
+        (log.discovery_fetches, log.jwks_fetches),
+        (1, 2),
+        "exactly one refetch"
+    );
+    assert_eq!(kids(&cached(&r, &jwks_key).unwrap()), ["key-a", "key-b"]);
+    // The updated cache knows key B: no more fetches.
+    r.sign_in().await.unwrap();
+    assert_eq!(r.hostile.log().jwks_fetches, 2);
+
+    // A key nobody publishes, with key A cached: one refetch, then refused.
+    let r = rig(Tamper::default()).await;
+    r.sign_in().await.unwrap();
+    r.hostile.op.tamper.lock().unwrap().signing = Signing::UnknownKid;
+    assert_eq!(
+        r.sign_in().await.unwrap_err().code(),
+        "signin.id_token_signature"
+    );
+    let log = r.hostile.log();
+    assert_eq!(
+        (log.discovery_fetches, log.jwks_fetches),
+        (1, 2),
+        "one refetch, no more"
+    );
+}
+
+/// The shell spawns these futures on a multi-threaded runtime (and Tauri
+/// commands require `Send`): a non-`Send` value held across an await in the
+/// sign-in or sign-out paths must fail here, in the core's own tests.
+#[tokio::test]
+async fn county_sign_in_and_sign_out_futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    let r = rig(Tamper::default()).await;
+    let session = SessionState::new(SessionVault::mock(&MockKeychain::new()));
+    let progress = educloud_core::oidc::NoProgress;
+    send(session.sign_in_county(&r.desktop, "hostile", false, &progress));
+    send(session.sign_out(&r.desktop, true));
+    send(educloud_core::oidc::test_county_sign_in(
+        &r.desktop,
+        "hostile",
+        options(),
+        &progress,
+    ));
+    let gate = SignInGate::new();
+    let pending = start_county_sign_in(&r.desktop, &r.hostile.county(), &gate, options())
+        .await
+        .unwrap();
+    send(pending.wait(&r.desktop));
 }
 
 // ---- Education Cloud session hostility ----

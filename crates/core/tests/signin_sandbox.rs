@@ -807,3 +807,162 @@ async fn counties_test_verifies_the_identity_without_a_session() {
     assert!(r.desktop.store.history(5).unwrap().is_empty());
     assert!(r.keychain.is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// Cached metadata and county token revocation
+// ---------------------------------------------------------------------------
+
+fn cached_json(desktop: &Desktop, key: &str) -> Option<serde_json::Value> {
+    desktop
+        .store
+        .cached(key)
+        .unwrap()
+        .map(|text| serde_json::from_str(&text).unwrap())
+}
+
+#[tokio::test]
+async fn a_county_key_rotation_is_picked_up_through_the_cached_jwks() {
+    let r = rig().await;
+    let session = r.session();
+    let idp = CountyDirectory::load(&r.desktop)
+        .await
+        .unwrap()
+        .get("ntpc")
+        .unwrap()
+        .clone();
+    r.browser.login("ntpcbound");
+    signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    // Discovery and JWKS are cached per issuer / jwks_uri.
+    let discovery = cached_json(&r.desktop, &format!("oidc:discovery:{}", idp.issuer))
+        .expect("discovery not cached");
+    assert_eq!(discovery["issuer"], idp.issuer.as_str());
+    let jwks_key = format!("oidc:jwks:{}", discovery["jwks_uri"].as_str().unwrap());
+    let kids = |desktop: &Desktop| -> Vec<String> {
+        cached_json(desktop, &jwks_key).expect("JWKS not cached")["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = kids(&r.desktop);
+    // The county rotates its signing key; the cached JWKS does not know it.
+    let rotated: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/_admin/rotate-keys", idp.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_kid = rotated["kid"].as_str().unwrap().to_string();
+    assert!(!before.contains(&new_kid), "{before:?}");
+    r.browser.login("ntpcbound");
+    let a = signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a.email, "ntpcbound@mail.edu.tw");
+    // The unknown kid refetched the JWKS once and updated the cache.
+    assert!(kids(&r.desktop).contains(&new_kid));
+}
+
+/// `GET {tp issuer}/api/user` with `token`: the HTTP status.
+async fn taipei_user_status(issuer: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{issuer}/api/user"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn pending_taipei_token(session: &SessionState) -> String {
+    match session
+        .pending_county()
+        .expect("no pending registration")
+        .credential
+    {
+        educloud_core::oidc::CountyCredential::AccessToken(t) => t.expose_secret().to_string(),
+        other => panic!("not an access token: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_pending_taipei_registration_token_is_revoked_at_the_county_on_sign_out() {
+    let r = rig().await;
+    let session = r.session();
+    let issuer = CountyDirectory::load(&r.desktop)
+        .await
+        .unwrap()
+        .get("tp")
+        .unwrap()
+        .issuer
+        .clone();
+    r.browser.login("tptest");
+    let outcome = session
+        .sign_in_county(&r.desktop, "tp", false, &NoProgress)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SignInOutcome::NotRegistered(_)));
+    let first = pending_taipei_token(&session);
+    assert!(session
+        .pending_county()
+        .unwrap()
+        .revocation
+        .is_some_and(|rv| rv.endpoint.path().ends_with("/oauth/revoke")));
+    assert_eq!(taipei_user_status(&issuer, &first).await, 200);
+    // A second county sign-in replaces the pending one: the first token is
+    // revoked at the county.
+    r.browser.login("tptest");
+    session
+        .sign_in_county(&r.desktop, "tp", false, &NoProgress)
+        .await
+        .unwrap();
+    let second = pending_taipei_token(&session);
+    assert_ne!(first, second);
+    assert_eq!(taipei_user_status(&issuer, &first).await, 401);
+    assert_eq!(taipei_user_status(&issuer, &second).await, 200);
+    // Sign-out discards the pending registration and revokes its token.
+    let out = session.sign_out(&r.desktop, false).await.unwrap();
+    assert!(out.county_token_revoked);
+    assert!(out.accounts.is_empty(), "{out:?}");
+    assert!(session.pending_county().is_none());
+    assert_eq!(taipei_user_status(&issuer, &second).await, 401);
+    // Nothing left: a second sign-out has nothing to do.
+    assert_eq!(
+        session
+            .sign_out(&r.desktop, false)
+            .await
+            .unwrap_err()
+            .code(),
+        "session.not_signed_in"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_id_token_registration_is_dropped_not_revoked() {
+    let r = rig().await;
+    let session = r.session();
+    r.browser.login("ntpctest");
+    let outcome = session
+        .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SignInOutcome::NotRegistered(_)));
+    // sso.edu.tw has a revocation endpoint, but the credential is an ID
+    // token (not an OAuth token; its access token was never kept).
+    assert!(session.pending_county().unwrap().revocation.is_some());
+    let out = session.sign_out(&r.desktop, false).await.unwrap();
+    assert!(!out.county_token_revoked);
+    assert!(session.pending_county().is_none());
+}

@@ -3,7 +3,12 @@
 //!
 //! - Bound to `127.0.0.1:0` (fallback `[::1]:0`) when the flow starts, never
 //!   on another interface (no firewall prompt, nothing reachable from the
-//!   network), and closed when the flow ends, however it ends.
+//!   network), and closed when the flow ends, however it ends. Neither
+//!   address → `signin.loopback_unavailable`.
+//! - The socket is made with `socket2` (close-on-exec / not inheritable, so
+//!   the browser the app starts does not inherit it); on Windows it gets
+//!   `SO_EXCLUSIVEADDRUSE` before `bind` (RFC 8252 Appendix B.3), so no
+//!   other program can bind the same port and take the redirect.
 //! - One path per county (`/callback/{county}`, §8.10); anything else is 404.
 //! - The FIRST request on that path is the authorization response; it is
 //!   handed to the flow, and the browser waits for the flow's verdict, so the
@@ -13,6 +18,7 @@
 //!   no-referrer` (the URL holds the code) and a CSP that forbids everything
 //!   but the inline style.
 
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -142,20 +148,85 @@ async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found")
 }
 
+/// Opens a listening, non-blocking TCP socket on `addr`.
+fn open_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    // socket2 sets close-on-exec (Unix) / no-inherit (Windows) itself.
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(windows)]
+    exclusive_address_use(&socket)?;
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// `SO_EXCLUSIVEADDRUSE` (RFC 8252 Appendix B.3): no other socket may bind
+/// this address and port, even with `SO_REUSEADDR`. Must precede `bind`.
+/// (Not compiled on the Linux build machine; kept to the one call.)
+#[cfg(windows)]
+fn exclusive_address_use(socket: &socket2::Socket) -> io::Result<()> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{
+        setsockopt, WSAGetLastError, SOCKET, SOL_SOCKET, SO_EXCLUSIVEADDRUSE,
+    };
+    let on: i32 = 1;
+    // SAFETY: the handle is the live socket `socket` owns; optval points to
+    // an i32 that outlives the call and optlen is its size.
+    let rc = unsafe {
+        setsockopt(
+            socket.as_raw_socket() as SOCKET,
+            SOL_SOCKET,
+            SO_EXCLUSIVEADDRUSE,
+            (&on as *const i32).cast::<u8>(),
+            std::mem::size_of::<i32>() as i32,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        // SAFETY: no arguments; reads this thread's last Winsock error.
+        Err(io::Error::from_raw_os_error(unsafe { WSAGetLastError() }))
+    }
+}
+
+/// `127.0.0.1:0`, else `[::1]:0`, through `open`.
+fn listen_on_loopback(
+    open: fn(SocketAddr) -> io::Result<std::net::TcpListener>,
+) -> Result<TcpListener> {
+    let std_listener = match open(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))) {
+        Ok(l) => l,
+        Err(v4) => {
+            tracing::warn!(error = %v4, "127.0.0.1 unavailable, trying [::1]");
+            open(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).map_err(|v6| {
+                CoreError::SignInRejected {
+                    code: "signin.loopback_unavailable",
+                    detail: format!("127.0.0.1: {v4}; [::1]: {v6}"),
+                }
+            })?
+        }
+    };
+    Ok(TcpListener::from_std(std_listener)?)
+}
+
 impl LoopbackRedirect {
     /// Binds a fresh loopback port for `county` (lower-case code) and
     /// starts answering.
     pub async fn bind(county: &str, lang: &str) -> Result<Self> {
+        Self::bind_via(county, lang, open_listener).await
+    }
+
+    /// [`bind`](Self::bind) with the socket opener as a seam (tests take
+    /// 127.0.0.1 away to reach the `[::1]` fallback).
+    async fn bind_via(
+        county: &str,
+        lang: &str,
+        open: fn(SocketAddr) -> io::Result<std::net::TcpListener>,
+    ) -> Result<Self> {
         if !educloud_contract::county::is_valid_code(county) {
             return Err(CoreError::UnknownCounty(county.to_string()));
         }
-        let listener = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
-            Ok(l) => l,
-            Err(v4) => {
-                tracing::warn!(error = %v4, "127.0.0.1 unavailable, trying [::1]");
-                TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).await?
-            }
-        };
+        let listener = listen_on_loopback(open)?;
         let addr = listener.local_addr()?;
         let host = match addr {
             SocketAddr::V4(a) => a.ip().to_string(),
@@ -216,7 +287,10 @@ impl LoopbackRedirect {
         }
     }
 
-    /// Stops listening and waits (briefly) until the port is closed.
+    /// Stops listening; when it returns the port is closed. In-flight
+    /// pages get 3 seconds to finish, then the listener task is aborted —
+    /// and awaited, since an abort only takes effect at the task's next
+    /// yield (until then it still holds the listening socket).
     pub async fn close(mut self) {
         self.stop().await;
     }
@@ -231,6 +305,7 @@ impl LoopbackRedirect {
                 .is_err()
             {
                 task.abort();
+                let _ = task.await;
             }
         }
     }
@@ -261,6 +336,15 @@ mod tests {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// Nothing listens on `addr` any more. Under ephemeral-port pressure
+    /// (a load test on the same machine) the connect may pick `addr` itself
+    /// as its local port and connect to itself; that proves the same.
+    async fn assert_closed(addr: SocketAddr) {
+        if let Ok(s) = tokio::net::TcpStream::connect(addr).await {
+            assert_eq!(s.local_addr().ok(), Some(addr), "port still open");
+        }
+    }
+
     #[tokio::test]
     async fn first_request_is_taken_later_ones_see_ended_and_the_port_closes() {
         let mut lb = LoopbackRedirect::bind("ntpc", "zh-TW").await.unwrap();
@@ -289,10 +373,26 @@ mod tests {
         assert!(body.contains("登入完成，可以關閉此分頁"));
         let addr = lb.local_addr();
         lb.close().await;
-        assert!(
-            tokio::net::TcpStream::connect(addr).await.is_err(),
-            "port still open"
-        );
+        assert_closed(addr).await;
+    }
+
+    #[tokio::test]
+    async fn close_closes_the_port_even_while_a_page_waits_for_its_verdict() {
+        let mut lb = LoopbackRedirect::bind("ntpc", "en").await.unwrap();
+        let uri = lb.redirect_uri().clone();
+        let held = tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            c.get(format!("{uri}?code=x&state=y")).send().await.is_ok()
+        });
+        // Taken, but no verdict: the browser's request stays in flight.
+        let cb = lb.next().await.unwrap();
+        let addr = lb.local_addr();
+        let started = Instant::now();
+        lb.close().await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_closed(addr).await;
+        drop(cb);
+        let _ = held.await;
     }
 
     #[tokio::test]
@@ -306,6 +406,100 @@ mod tests {
         drop(cb); // no verdict: the browser is told the sign-in ended
         let (status, _) = req.await.unwrap();
         assert_eq!(status, 400);
+        lb.close().await;
+    }
+
+    /// 127.0.0.1 taken away (as on a host without IPv4 loopback).
+    fn no_ipv4(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+        if addr.is_ipv4() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                "no 127.0.0.1 in this test",
+            ));
+        }
+        open_listener(addr)
+    }
+
+    fn no_loopback(_: SocketAddr) -> io::Result<std::net::TcpListener> {
+        Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no loopback in this test",
+        ))
+    }
+
+    #[tokio::test]
+    async fn without_ipv4_loopback_it_listens_on_ipv6_loopback() {
+        let mut lb = LoopbackRedirect::bind_via("kh", "zh-TW", no_ipv4)
+            .await
+            .unwrap();
+        let uri = lb.redirect_uri().clone();
+        assert_eq!(uri.host_str(), Some("[::1]"));
+        assert_eq!(
+            uri.host(),
+            Some(url::Host::Ipv6(Ipv6Addr::LOCALHOST)),
+            "{uri}"
+        );
+        assert_eq!(uri.path(), "/callback/kh");
+        assert!(lb.local_addr().ip().is_loopback() && lb.local_addr().is_ipv6());
+        assert_eq!(
+            uri.as_str(),
+            format!("http://[::1]:{}/callback/kh", lb.local_addr().port())
+        );
+        // A real round trip over [::1].
+        let req = tokio::spawn(get(format!("{uri}?code=c6&state=s6").leak()));
+        let cb = lb.next().await.unwrap();
+        assert_eq!(cb.param("code").unwrap(), Some("c6"));
+        cb.reply
+            .send(PageOutcome::Done {
+                county_zh: "高雄市".into(),
+                county_en: "Kaohsiung City".into(),
+            })
+            .unwrap();
+        assert_eq!(req.await.unwrap().0, 200);
+        let addr = lb.local_addr();
+        lb.close().await;
+        assert_closed(addr).await;
+    }
+
+    #[tokio::test]
+    async fn no_loopback_at_all_is_reported_in_words() {
+        let err = LoopbackRedirect::bind_via("ntpc", "en", no_loopback)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "signin.loopback_unavailable");
+        let CoreError::SignInRejected { detail, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            detail.contains("127.0.0.1") && detail.contains("[::1]"),
+            "{detail}"
+        );
+    }
+
+    #[tokio::test]
+    async fn pages_say_no_store_no_referrer_and_forbid_everything() {
+        let mut lb = LoopbackRedirect::bind("ntpc", "zh-TW").await.unwrap();
+        let uri = lb.redirect_uri().clone();
+        let req = tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            c.get(format!("{uri}?code=x&state=y")).send().await.unwrap()
+        });
+        let cb = lb.next().await.unwrap();
+        cb.reply
+            .send(PageOutcome::Failed {
+                code: "signin.state_mismatch".into(),
+            })
+            .unwrap();
+        let resp = req.await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        let h = resp.headers();
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'"), "{csp}");
+        assert!(csp.contains("form-action 'none'") && csp.contains("frame-ancestors 'none'"));
+        assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
         lb.close().await;
     }
 

@@ -8,12 +8,25 @@
 //!   → authorize URL (code, PKCE S256, state, nonce, scopes)
 //!   → open the system browser (failure is not fatal: copy/reopen)
 //!   = PendingSignIn { authorize_url, … }
-//! pending.wait().await
+//! pending.wait(desktop).await
 //!   → the first redirect: state, iss (RFC 9207), error → code exchange
-//!     → ID token / UserInfo / profile resources verified
+//!     → ID token (at_hash when present) / UserInfo / profile resources verified
 //!   → the browser is answered with a localized page, the port closed
 //!   = VerifiedCounty { identity, credential }
 //! ```
+//!
+//! Discovery documents and JWKS are cached in the store (see [`provider`]'s
+//! docs); a sign-in that fails after the redirect drops them, so the next
+//! attempt starts from fresh metadata.
+//!
+//! What of the county stays in memory: nothing after a sign-in that reached
+//! an Education Cloud session. The county access token lives only inside
+//! the code redemption (UserInfo / eduinfo) for the OIDC profiles; the
+//! credential handed to Education Cloud (ID token, or Taipei's access
+//! token) is dropped with the [`VerifiedCounty`] unless a registration is
+//! pending, and then [`revoke_county_credential`] revokes a Taipei access
+//! token (RFC 7009) when the session discards it. No county refresh token
+//! is ever requested (no `offline_access`).
 //!
 //! One sign-in at a time per [`SignInGate`] (`signin.pending`); cancel
 //! ([`SignInCancel`], `signin.cancelled`) and a timeout (default 5 minutes,
@@ -38,14 +51,14 @@ use tracing::Instrument;
 use url::Url;
 
 pub use loopback::LoopbackRedirect;
-pub use provider::{ALLOWED_ALGS, IAT_MAX_AGE, IAT_SKEW};
+pub use provider::{ALLOWED_ALGS, DISCOVERY_TTL, IAT_MAX_AGE, IAT_SKEW, JWKS_TTL, MAX_CACHE_TTL};
 
 use crate::browser::BrowserOpener;
 use crate::desktop::Desktop;
 use crate::directory::CountyIdp;
 use crate::{CoreError, Result};
 use page::PageOutcome;
-use provider::{IdpHttp, Provider};
+use provider::{IdpHttp, MetadataCache, Provider};
 
 /// How long the app waits for the browser by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -84,8 +97,46 @@ pub struct VerifiedCounty {
     pub credential: CountyCredential,
     /// The county's RP-initiated logout endpoint, when it has one.
     pub end_session_endpoint: Option<Url>,
+    /// How to revoke the credential (RFC 7009), when the county's metadata
+    /// has a `revocation_endpoint`.
+    pub revocation: Option<CountyRevocation>,
     /// Time from the redirect arriving to everything verified.
     pub redirect_to_verified: Duration,
+}
+
+/// A county's RFC 7009 revocation endpoint and the client that revokes
+/// there (the policy's client secret, when any, stays redacted).
+#[derive(Debug, Clone)]
+pub struct CountyRevocation {
+    pub endpoint: Url,
+    client_id: String,
+    client_secret: Option<SecretString>,
+}
+
+/// Revokes a verified county sign-in's credential at the county (RFC 7009)
+/// when it is revocable: a Taipei access token, with a
+/// `revocation_endpoint` in the county's metadata. `Ok(false)` when there
+/// is nothing to revoke (an ID token is not an OAuth token; no endpoint).
+pub async fn revoke_county_credential(
+    desktop: &Desktop,
+    verified: &VerifiedCounty,
+) -> Result<bool> {
+    let (CountyCredential::AccessToken(token), Some(revocation)) =
+        (&verified.credential, &verified.revocation)
+    else {
+        return Ok(false);
+    };
+    let http = crate::api::http_client(&desktop.policy.policy)?;
+    provider::revoke_access_token(
+        &http,
+        &revocation.endpoint,
+        &revocation.client_id,
+        revocation.client_secret.as_ref(),
+        token,
+    )
+    .await?;
+    tracing::info!(county = %verified.identity.county, "county access token revoked");
+    Ok(true)
 }
 
 /// Options of one county sign-in.
@@ -223,7 +274,7 @@ pub async fn start_county_sign_in(
         Some(l) => l,
         None => crate::settings::language(&desktop.policy.policy, &desktop.store)?.value,
     };
-    let mut provider = Provider::resolve(idp, http).await?;
+    let mut provider = Provider::resolve(idp, http, MetadataCache::new(&desktop.store)).await?;
     let loopback = LoopbackRedirect::bind(&idp.code, &lang).await?;
     provider.set_redirect(loopback.redirect_uri())?;
     let request = provider.authorize(options.prompt_login);
@@ -295,13 +346,19 @@ impl PendingSignIn {
         self.browser.open(self.authorize_url.as_str())
     }
 
-    /// Waits for the browser to come back (or cancel / timeout).
-    pub async fn wait(self) -> Result<VerifiedCounty> {
-        self.wait_with(&NoProgress).await
+    /// Waits for the browser to come back (or cancel / timeout). `desktop`
+    /// is the one the sign-in started on (its store caches the JWKS).
+    pub async fn wait(self, desktop: &Desktop) -> Result<VerifiedCounty> {
+        self.wait_with(desktop, &NoProgress).await
     }
 
     /// [`wait`](Self::wait) with progress callbacks.
-    pub async fn wait_with(mut self, progress: &dyn SignInProgress) -> Result<VerifiedCounty> {
+    pub async fn wait_with(
+        mut self,
+        desktop: &Desktop,
+        progress: &dyn SignInProgress,
+    ) -> Result<VerifiedCounty> {
+        let cache = MetadataCache::new(&desktop.store);
         let county = self.provider.idp.code.clone();
         let cancel = self.cancel.0.clone();
         let callback = tokio::select! {
@@ -330,6 +387,7 @@ impl PendingSignIn {
             &self.state,
             &self.nonce,
             self.verifier,
+            cache,
         )
         .instrument(span);
         let result = tokio::select! {
@@ -354,18 +412,31 @@ impl PendingSignIn {
                 redirect_to_verified_ms = elapsed.as_millis() as u64,
                 "county sign-in verified"
             ),
-            Err(e) => tracing::warn!(
-                county,
-                code = e.code(),
-                detail = e.detail().unwrap_or_default(),
-                "county sign-in rejected"
-            ),
+            Err(e) => {
+                tracing::warn!(
+                    county,
+                    code = e.code(),
+                    detail = e.detail().unwrap_or_default(),
+                    "county sign-in rejected"
+                );
+                self.provider.forget_cached(cache);
+            }
         }
         let redeemed = result?;
+        let revocation = self
+            .provider
+            .revocation
+            .clone()
+            .map(|endpoint| CountyRevocation {
+                endpoint,
+                client_id: self.provider.idp.client_id.clone(),
+                client_secret: self.provider.idp.client_secret.clone(),
+            });
         Ok(VerifiedCounty {
             identity: redeemed.identity,
             credential: redeemed.credential,
             end_session_endpoint: self.provider.end_session.clone(),
+            revocation,
             redirect_to_verified: elapsed,
         })
     }
@@ -376,6 +447,7 @@ impl PendingSignIn {
         state: &openidconnect::CsrfToken,
         nonce: &openidconnect::Nonce,
         verifier: openidconnect::PkceCodeVerifier,
+        cache: MetadataCache<'_>,
     ) -> Result<provider::Redeemed> {
         let param = |name: &str| {
             cb.param(name)
@@ -421,7 +493,7 @@ impl PendingSignIn {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| rejected("signin.bad_response", "no code in the response"))?;
         provider
-            .redeem(SecretString::from(code.to_string()), verifier, nonce)
+            .redeem(SecretString::from(code.to_string()), verifier, nonce, cache)
             .await
     }
 }
@@ -440,7 +512,7 @@ pub async fn test_county_sign_in(
     let gate = SignInGate::new();
     let pending = start_county_sign_in(desktop, idp, &gate, options).await?;
     progress.waiting_for_browser(pending.waiting());
-    pending.wait_with(progress).await
+    pending.wait_with(desktop, progress).await
 }
 
 /// Health of one county IdP (`educloud counties --check`).
@@ -460,13 +532,15 @@ pub struct CountyHealth {
 }
 
 /// Checks a county IdP: metadata reachable, issuer matching, JWKS has keys.
+/// Always fetches (a live check); what it fetched refreshes the cache.
 pub async fn check_county(desktop: &Desktop, idp: &CountyIdp) -> CountyHealth {
     let started = Instant::now();
     let result = async {
         let http = IdpHttp {
             client: crate::api::http_client(&desktop.policy.policy)?,
         };
-        let provider = Provider::resolve(idp, http).await?;
+        let provider =
+            Provider::resolve(idp, http, MetadataCache::refreshing(&desktop.store)).await?;
         let keys = provider.jwks_len();
         if idp.profile.has_id_token() && keys == 0 {
             return Err(rejected("signin.jwks_empty", "the JWKS has no keys"));

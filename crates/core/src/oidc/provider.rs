@@ -13,7 +13,17 @@
 //!   `azp` = client id when present (required with several audiences),
 //!   `exp`, `iat` not in the future beyond [`IAT_SKEW`] nor older than
 //!   [`IAT_MAX_AGE`], `nonce`, non-empty `sub`;
+//! - `at_hash`, when the ID token carries one, matches the access token
+//!   (OIDC Core §3.1.3.6; optional in the code flow, checked when present);
 //! - UserInfo (bearer header) and eduinfo: their `sub` equals the ID token's.
+//!
+//! Discovery documents and JWKS are cached per issuer / `jwks_uri` in the
+//! store's `cache` table ([`MetadataCache`]): `Cache-Control: max-age` is
+//! honoured (capped at [`MAX_CACHE_TTL`]; `no-store`/`no-cache`/`max-age=0`
+//! are not cached), else [`DISCOVERY_TTL`] / [`JWKS_TTL`]. A cached document
+//! is checked again exactly like a fetched one (issuer, https endpoints) and
+//! discarded when it no longer passes; an unknown `kid` still refetches the
+//! JWKS once and updates the cache.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,10 +39,10 @@ use openidconnect::core::{
     CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AdditionalClaims, AdditionalProviderMetadata, AsyncHttpClient, AuthType, AuthUrl,
-    AuthorizationCode, ClaimsVerificationError, Client, ClientId, ClientSecret, CsrfToken,
-    DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    HttpRequest, HttpResponse, IdToken, IdTokenClaims, IdTokenFields, IssuerUrl, JsonWebKeySet,
+    AccessToken, AccessTokenHash, AdditionalClaims, AdditionalProviderMetadata, AsyncHttpClient,
+    AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, Client, ClientId, ClientSecret,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest,
+    HttpResponse, IdToken, IdTokenClaims, IdTokenFields, IssuerUrl, JsonWebKeySet,
     JsonWebKeySetUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     ProviderMetadata, RedirectUrl, RequestTokenError, ResponseTypes, Scope,
     SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
@@ -46,12 +56,21 @@ use url::Url;
 use super::CountyIdentity;
 use crate::api::is_secure_url;
 use crate::directory::CountyIdp;
+use crate::store::Store;
 use crate::{CoreError, Result};
 
 /// Tolerated clock difference for `iat`.
 pub const IAT_SKEW: Duration = Duration::from_secs(120);
 /// The oldest `iat` accepted.
 pub const IAT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a discovery (or RFC 8414) document is cached without a
+/// `Cache-Control: max-age`.
+pub const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// How long a JWKS is cached without a `Cache-Control: max-age`.
+pub const JWKS_TTL: Duration = Duration::from_secs(600);
+/// The longest a provider's `max-age` is honoured.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Signature algorithms an ID token may use: asymmetric only.
 pub const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
@@ -233,6 +252,108 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// The metadata cache (the store's `cache` table).
+// ---------------------------------------------------------------------------
+
+/// Discovery documents and JWKS in the store's `cache` table. Keys:
+/// `oidc:discovery:{issuer}`, `oauth:metadata:{issuer}` (the Taipei
+/// profile's RFC 8414 document) and `oidc:jwks:{jwks_uri}`. Values are the
+/// documents exactly as received; a store failure only costs a fetch.
+#[derive(Clone, Copy)]
+pub(crate) struct MetadataCache<'a> {
+    store: &'a Store,
+    /// Whether fresh entries are used (the health check fetches anyway and
+    /// only writes what it fetched).
+    read: bool,
+}
+
+impl<'a> MetadataCache<'a> {
+    /// Uses fresh entries and writes what it fetches.
+    pub fn new(store: &'a Store) -> Self {
+        MetadataCache { store, read: true }
+    }
+
+    /// Always fetches; writes what it fetched.
+    pub fn refreshing(store: &'a Store) -> Self {
+        MetadataCache { store, read: false }
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        if !self.read {
+            return None;
+        }
+        match self.store.cached(key) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, key, "the metadata cache could not be read");
+                None
+            }
+        }
+    }
+
+    fn put(&self, key: &str, body: &[u8], ttl: Option<Duration>) {
+        let Some(ttl) = ttl else {
+            // The provider said not to keep it: drop what an earlier answer left.
+            self.forget(key);
+            return;
+        };
+        let Ok(text) = std::str::from_utf8(body) else {
+            return;
+        };
+        let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        if let Err(e) = self.store.put_cached(key, text, secs) {
+            tracing::warn!(error = %e, key, "the metadata cache could not be written");
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        if let Err(e) = self.store.drop_cached(key) {
+            tracing::warn!(error = %e, key, "a cached document could not be dropped");
+        }
+    }
+}
+
+fn discovery_key(issuer: &str) -> String {
+    format!("oidc:discovery:{issuer}")
+}
+
+fn oauth_metadata_key(issuer: &str) -> String {
+    format!("oauth:metadata:{issuer}")
+}
+
+fn jwks_key(jwks_uri: &str) -> String {
+    format!("oidc:jwks:{jwks_uri}")
+}
+
+/// How long a response may be cached (RFC 9111 §5.2.2): `None` for
+/// `no-store`, `no-cache`, `max-age=0` or a malformed `max-age` (treated as
+/// stale); `max-age` capped at [`MAX_CACHE_TTL`]; `default` without one.
+pub(crate) fn cache_ttl(cache_control: Option<&str>, default: Duration) -> Option<Duration> {
+    let Some(header) = cache_control else {
+        return Some(default);
+    };
+    let mut max_age = None;
+    for directive in header.split(',') {
+        let directive = directive.trim();
+        let (name, value) = match directive.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+            None => (directive, None),
+        };
+        if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            max_age = Some(value.and_then(|v| v.parse::<u64>().ok())?);
+        }
+    }
+    match max_age {
+        Some(0) => None,
+        Some(secs) => Some(Duration::from_secs(secs).min(MAX_CACHE_TTL)),
+        None => Some(default),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The provider.
 // ---------------------------------------------------------------------------
 
@@ -245,6 +366,8 @@ pub(crate) struct Provider {
     /// Whether the authorization response must carry `iss` (RFC 9207).
     pub iss_required: bool,
     pub end_session: Option<Url>,
+    /// The RFC 7009 revocation endpoint, when the metadata has one.
+    pub revocation: Option<Url>,
     what: String,
 }
 
@@ -279,14 +402,19 @@ fn check_endpoint(what: &str, url: &str) -> Result<()> {
 }
 
 impl Provider {
-    /// Fetches and checks the county's metadata (and JWKS).
-    pub async fn resolve(idp: &CountyIdp, http: IdpHttp) -> Result<Provider> {
+    /// Fetches (or takes from `cache`) and checks the county's metadata
+    /// (and JWKS).
+    pub async fn resolve(
+        idp: &CountyIdp,
+        http: IdpHttp,
+        cache: MetadataCache<'_>,
+    ) -> Result<Provider> {
         let what = format!("{} sign-in service", idp.code);
         check_endpoint("issuer", &idp.issuer)?;
         let (metadata, iss_required) = match idp.profile {
-            IdpProfile::TaipeiOauth2 => taipei_metadata(idp, &http, &what).await?,
+            IdpProfile::TaipeiOauth2 => taipei_metadata(idp, &http, &what, cache).await?,
             _ => {
-                let m = discover(idp, &http, &what).await?;
+                let m = discover(idp, &http, &what, cache).await?;
                 let iss = m
                     .additional_metadata()
                     .authorization_response_iss_parameter_supported
@@ -299,6 +427,11 @@ impl Provider {
             .end_session_endpoint
             .as_deref()
             .and_then(|u| Url::parse(u).ok());
+        let revocation = metadata
+            .additional_metadata()
+            .revocation_endpoint
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok());
         Ok(Provider {
             idp: idp.clone(),
             http,
@@ -306,8 +439,21 @@ impl Provider {
             redirect: None,
             iss_required,
             end_session,
+            revocation,
             what,
         })
+    }
+
+    /// Drops this provider's cached documents (after a failed sign-in, so
+    /// the next attempt starts from fresh metadata).
+    pub fn forget_cached(&self, cache: MetadataCache<'_>) {
+        match self.idp.profile {
+            IdpProfile::TaipeiOauth2 => cache.forget(&oauth_metadata_key(&self.idp.issuer)),
+            _ => {
+                cache.forget(&discovery_key(&self.idp.issuer));
+                cache.forget(&jwks_key(self.metadata.jwks_uri().as_str()));
+            }
+        }
     }
 
     pub fn set_redirect(&mut self, redirect: &Url) -> Result<()> {
@@ -386,6 +532,7 @@ impl Provider {
         code: SecretString,
         verifier: PkceCodeVerifier,
         nonce: &Nonce,
+        cache: MetadataCache<'_>,
     ) -> Result<Redeemed> {
         let client = self.client();
         let token = client
@@ -419,7 +566,9 @@ impl Provider {
                         )
                     })?
                     .clone();
-                let claims = self.verify_id_token(&id_token, nonce).await?;
+                let claims = self
+                    .verify_id_token(&id_token, nonce, &access, cache)
+                    .await?;
                 let sub = claims.subject().clone();
                 let mut merged = claims_json(&claims);
                 if let Some(userinfo) = self.userinfo(&access, &sub).await? {
@@ -465,11 +614,14 @@ impl Provider {
     }
 
     /// Verifies the ID token; on an unknown key fetches the JWKS once more
-    /// (key rotation) and tries again.
+    /// (key rotation; the cache is updated) and tries again. `at_hash`, when
+    /// present, must match `access`.
     pub async fn verify_id_token(
         &mut self,
         id_token: &EduIdToken,
         nonce: &Nonce,
+        access: &AccessToken,
+        cache: MetadataCache<'_>,
     ) -> Result<EduIdTokenClaims> {
         let first = self.verify_with_current_keys(id_token, nonce);
         let result = match first {
@@ -477,9 +629,8 @@ impl Provider {
                 SignatureVerificationError::NoMatchingKey,
             )) => {
                 tracing::info!(county = %self.idp.code, "unknown signing key: fetching the JWKS once more");
-                let jwks = JsonWebKeySet::fetch_async(self.metadata.jwks_uri(), &self.http)
-                    .await
-                    .map_err(|e| discovery_error(e, &self.what))?;
+                let jwks =
+                    fetch_jwks(self.metadata.jwks_uri(), &self.http, &self.what, cache).await?;
                 self.metadata = self.metadata.clone().set_jwks(jwks);
                 self.verify_with_current_keys(id_token, nonce)
             }
@@ -505,7 +656,35 @@ impl Provider {
         if claims.subject().as_str().trim().is_empty() {
             return Err(rejected("signin.id_token_subject", "empty sub"));
         }
+        if let Some(expected) = claims.access_token_hash() {
+            self.check_at_hash(id_token, expected, access)?;
+        }
         Ok(claims)
+    }
+
+    /// OIDC Core §3.1.3.8: the left half of the access token's hash with
+    /// the ID token's own algorithm (and key, for EdDSA), base64url.
+    fn check_at_hash(
+        &self,
+        id_token: &EduIdToken,
+        expected: &AccessTokenHash,
+        access: &AccessToken,
+    ) -> Result<()> {
+        let client = self.client();
+        let verifier = client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
+        let signature =
+            |e: SignatureVerificationError| rejected("signin.id_token_signature", e.to_string());
+        let alg = id_token.signing_alg().map_err(signature)?;
+        let key = id_token.signing_key(&verifier).map_err(signature)?;
+        let actual = AccessTokenHash::from_token(access, alg, key)
+            .map_err(|e| rejected("signin.id_token_at_hash", e.to_string()))?;
+        if actual != *expected {
+            return Err(rejected(
+                "signin.id_token_at_hash",
+                "at_hash does not match the access token",
+            ));
+        }
+        Ok(())
     }
 
     fn verify_with_current_keys(
@@ -665,26 +844,21 @@ impl Provider {
     }
 }
 
-fn discovery_error(e: DiscoveryError<IdpHttpError>, what: &str) -> CoreError {
-    match e {
-        DiscoveryError::Request(h) => h.into_core(what),
-        DiscoveryError::Response(status, _, why) => CoreError::BadResponse {
-            what: what.to_string(),
-            detail: format!("HTTP {status}: {why}"),
-        },
-        DiscoveryError::Parse(p) => CoreError::BadResponse {
-            what: what.to_string(),
-            detail: format!("does not parse at `{}`", p.path()),
-        },
-        other => CoreError::BadResponse {
-            what: what.to_string(),
-            detail: other.to_string(),
-        },
-    }
+/// A fetched JSON document and how long it may be cached.
+struct Fetched {
+    body: Vec<u8>,
+    content_type: Option<String>,
+    /// `None`: not to be cached.
+    ttl: Option<Duration>,
 }
 
 /// Fetches a JSON document without following redirects.
-async fn fetch_json(http: &IdpHttp, url: &str, what: &str) -> Result<Vec<u8>> {
+async fn fetch_json(
+    http: &IdpHttp,
+    url: &str,
+    what: &str,
+    default_ttl: Duration,
+) -> Result<Fetched> {
     let request = openidconnect::http::Request::builder()
         .uri(url)
         .method("GET")
@@ -698,16 +872,32 @@ async fn fetch_json(http: &IdpHttp, url: &str, what: &str) -> Result<Vec<u8>> {
             detail: format!("{url}: HTTP {}", resp.status()),
         });
     }
-    Ok(resp.into_body())
+    let header = |name: reqwest::header::HeaderName| {
+        let values: Vec<&str> = resp
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    };
+    let ttl = cache_ttl(
+        header(reqwest::header::CACHE_CONTROL).as_deref(),
+        default_ttl,
+    );
+    let content_type = header(reqwest::header::CONTENT_TYPE);
+    Ok(Fetched {
+        body: resp.into_body(),
+        content_type,
+        ttl,
+    })
 }
 
-/// OpenID discovery with the checks openidconnect's `discover_async` does
-/// not do before fetching the JWKS (every endpoint https or loopback).
-async fn discover(idp: &CountyIdp, http: &IdpHttp, what: &str) -> Result<EduProviderMetadata> {
-    let url = format!("{}/.well-known/openid-configuration", base(&idp.issuer));
-    let body = fetch_json(http, &url, what).await?;
+/// Parses a discovery document and checks it as if just fetched: the
+/// issuer is the configured one, every endpoint https (or loopback).
+fn parse_discovery(idp: &CountyIdp, body: &[u8], what: &str) -> Result<EduProviderMetadata> {
     let metadata: EduProviderMetadata =
-        serde_json::from_slice(&body).map_err(|e| CoreError::BadResponse {
+        serde_json::from_slice(body).map_err(|e| CoreError::BadResponse {
             what: what.to_string(),
             detail: format!("discovery document: {e}"),
         })?;
@@ -746,10 +936,146 @@ async fn discover(idp: &CountyIdp, http: &IdpHttp, what: &str) -> Result<EduProv
             check_endpoint(name, v)?;
         }
     }
-    let jwks = JsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
-        .await
-        .map_err(|e| discovery_error(e, what))?;
+    Ok(metadata)
+}
+
+/// OpenID discovery with the checks openidconnect's `discover_async` does
+/// not do before fetching the JWKS (every endpoint https or loopback); the
+/// document and the JWKS come from `cache` while fresh.
+async fn discover(
+    idp: &CountyIdp,
+    http: &IdpHttp,
+    what: &str,
+    cache: MetadataCache<'_>,
+) -> Result<EduProviderMetadata> {
+    let key = discovery_key(&idp.issuer);
+    let cached = cache
+        .get(&key)
+        .and_then(|text| match parse_discovery(idp, text.as_bytes(), what) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(code = e.code(), issuer = %idp.issuer, "discarding a cached discovery document");
+                cache.forget(&key);
+                None
+            }
+        });
+    let metadata = match cached {
+        Some(m) => {
+            tracing::debug!(issuer = %idp.issuer, "discovery document from the cache");
+            m
+        }
+        None => {
+            let url = format!("{}/.well-known/openid-configuration", base(&idp.issuer));
+            let fetched = fetch_json(http, &url, what, DISCOVERY_TTL).await?;
+            let m = parse_discovery(idp, &fetched.body, what)?;
+            cache.put(&key, &fetched.body, fetched.ttl);
+            m
+        }
+    };
+    let jwks = load_jwks(metadata.jwks_uri(), http, what, cache).await?;
     Ok(metadata.set_jwks(jwks))
+}
+
+type EduJwks = JsonWebKeySet<CoreJsonWebKey>;
+
+fn parse_jwks(body: &[u8], what: &str) -> Result<EduJwks> {
+    serde_json::from_slice(body).map_err(|e| CoreError::BadResponse {
+        what: what.to_string(),
+        detail: format!("JWKS: {e}"),
+    })
+}
+
+/// The JWKS from `cache` while fresh, else fetched.
+async fn load_jwks(
+    uri: &JsonWebKeySetUrl,
+    http: &IdpHttp,
+    what: &str,
+    cache: MetadataCache<'_>,
+) -> Result<EduJwks> {
+    let key = jwks_key(uri.as_str());
+    if let Some(text) = cache.get(&key) {
+        match parse_jwks(text.as_bytes(), what) {
+            Ok(jwks) => {
+                tracing::debug!(jwks_uri = %uri.as_str(), "JWKS from the cache");
+                return Ok(jwks);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "discarding a cached JWKS");
+                cache.forget(&key);
+            }
+        }
+    }
+    fetch_jwks(uri, http, what, cache).await
+}
+
+/// Fetches the JWKS (`application/json` or `application/jwk-set+json`, as
+/// openidconnect's own fetch demands) and caches it.
+async fn fetch_jwks(
+    uri: &JsonWebKeySetUrl,
+    http: &IdpHttp,
+    what: &str,
+    cache: MetadataCache<'_>,
+) -> Result<EduJwks> {
+    let fetched = fetch_json(http, uri.as_str(), what, JWKS_TTL).await?;
+    if let Some(ct) = &fetched.content_type {
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json")
+            && !essence.eq_ignore_ascii_case("application/jwk-set+json")
+        {
+            return Err(CoreError::BadResponse {
+                what: what.to_string(),
+                detail: format!("JWKS: unexpected Content-Type {ct}"),
+            });
+        }
+    }
+    let jwks = parse_jwks(&fetched.body, what)?;
+    cache.put(&jwks_key(uri.as_str()), &fetched.body, fetched.ttl);
+    Ok(jwks)
+}
+
+/// The Taipei RFC 8414 document, when it names the configured issuer
+/// (from `cache` while fresh).
+async fn taipei_document(
+    idp: &CountyIdp,
+    http: &IdpHttp,
+    what: &str,
+    cache: MetadataCache<'_>,
+) -> Result<Option<Value>> {
+    let key = oauth_metadata_key(&idp.issuer);
+    let ours = |body: &[u8]| {
+        serde_json::from_slice::<Value>(body)
+            .ok()
+            .filter(|doc| doc.get("issuer").and_then(Value::as_str) == Some(idp.issuer.as_str()))
+    };
+    if let Some(text) = cache.get(&key) {
+        match ours(text.as_bytes()) {
+            Some(doc) => return Ok(Some(doc)),
+            None => {
+                tracing::warn!(issuer = %idp.issuer, "discarding a cached RFC 8414 document");
+                cache.forget(&key);
+            }
+        }
+    }
+    let url = format!(
+        "{}/.well-known/oauth-authorization-server",
+        base(&idp.issuer)
+    );
+    match fetch_json(http, &url, what, DISCOVERY_TTL).await {
+        Ok(fetched) => {
+            let doc = ours(&fetched.body);
+            if doc.is_some() {
+                cache.put(&key, &fetched.body, fetched.ttl);
+            }
+            Ok(doc)
+        }
+        // Unreachable is fatal (the sign-in could not work anyway); a
+        // missing document is not.
+        Err(e @ CoreError::Unreachable { .. }) => Err(e),
+        Err(e) => {
+            tracing::debug!(error = %e, "no RFC 8414 metadata");
+            Ok(None)
+        }
+    }
 }
 
 /// The Taipei profile has no OIDC discovery: endpoints are derived from the
@@ -759,31 +1085,21 @@ async fn taipei_metadata(
     idp: &CountyIdp,
     http: &IdpHttp,
     what: &str,
+    cache: MetadataCache<'_>,
 ) -> Result<(EduProviderMetadata, bool)> {
     let root = base(&idp.issuer);
     let mut iss_required = false;
     let mut end_session = None;
     let mut revocation = None;
-    let url = format!("{root}/.well-known/oauth-authorization-server");
-    match fetch_json(http, &url, what).await {
-        Ok(body) => {
-            if let Ok(doc) = serde_json::from_slice::<Value>(&body) {
-                if doc.get("issuer").and_then(Value::as_str) == Some(idp.issuer.as_str()) {
-                    iss_required = doc
-                        .get("authorization_response_iss_parameter_supported")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
-                    end_session = str_of(&doc, "end_session_endpoint")
-                        .filter(|u| check_endpoint("end_session_endpoint", u).is_ok());
-                    revocation = str_of(&doc, "revocation_endpoint")
-                        .filter(|u| check_endpoint("revocation_endpoint", u).is_ok());
-                }
-            }
-        }
-        // Unreachable is fatal (the sign-in could not work anyway); a
-        // missing document is not.
-        Err(e @ CoreError::Unreachable { .. }) => return Err(e),
-        Err(e) => tracing::debug!(error = %e, "no RFC 8414 metadata"),
+    if let Some(doc) = taipei_document(idp, http, what, cache).await? {
+        iss_required = doc
+            .get("authorization_response_iss_parameter_supported")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        end_session = str_of(&doc, "end_session_endpoint")
+            .filter(|u| check_endpoint("end_session_endpoint", u).is_ok());
+        revocation = str_of(&doc, "revocation_endpoint")
+            .filter(|u| check_endpoint("revocation_endpoint", u).is_ok());
     }
     let internal = |e: url::ParseError| CoreError::Internal(e.to_string());
     let metadata = EduProviderMetadata::new(
@@ -804,6 +1120,79 @@ async fn taipei_metadata(
         TokenUrl::new(format!("{root}/oauth/token")).map_err(internal)?,
     ));
     Ok((metadata, iss_required))
+}
+
+/// RFC 7009: revokes a county access token. The request carries `token`
+/// and `token_type_hint=access_token`, authenticated like the token
+/// request (Basic with a policy secret, RFC 6749 §2.3.1 form-encoded; else
+/// a public client's `client_id` in the body). 200 means revoked — or
+/// unknown to the server, which §2.2 also answers with 200. Redirects are
+/// refused.
+pub(crate) async fn revoke_access_token(
+    http: &reqwest::Client,
+    endpoint: &Url,
+    client_id: &str,
+    client_secret: Option<&SecretString>,
+    token: &SecretString,
+) -> Result<()> {
+    use base64::Engine;
+    let what = "the county's revocation endpoint";
+    check_endpoint("revocation_endpoint", endpoint.as_str())?;
+    // The serializer is not `Send`: it must not live across an await.
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", token.expose_secret());
+        form.append_pair("token_type_hint", "access_token");
+        if client_secret.is_none() {
+            form.append_pair("client_id", client_id);
+        }
+        form.finish()
+    };
+    let mut request = http
+        .post(endpoint.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        );
+    if let Some(secret) = client_secret {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(client_id),
+            enc(secret.expose_secret())
+        ));
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {basic}"))
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+        value.set_sensitive(true);
+        request = request.header(reqwest::header::AUTHORIZATION, value);
+    }
+    let resp = request
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| IdpHttpError::Transport(e).into_core(what))?;
+    let status = resp.status();
+    if status.is_redirection() {
+        return Err(rejected(
+            "signin.redirect_refused",
+            format!("{endpoint} answered {status}"),
+        ));
+    }
+    if status == reqwest::StatusCode::OK {
+        return Ok(());
+    }
+    let body = resp.bytes().await.unwrap_or_default();
+    let error = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| str_of(&v, "error"));
+    Err(CoreError::BadResponse {
+        what: what.to_string(),
+        detail: match error {
+            Some(e) => format!("HTTP {status}: {e}"),
+            None => format!("HTTP {status}"),
+        },
+    })
 }
 
 fn claims_error(e: ClaimsVerificationError) -> CoreError {
@@ -968,6 +1357,36 @@ mod tests {
         overlay(&mut m, json!({"name":"B","email":"","sub":"s"}));
         assert_eq!(m["name"], "B");
         assert_eq!(m["email"], "a@x.tw");
+    }
+
+    #[test]
+    fn cache_lifetimes_follow_cache_control() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(cache_ttl(None, hour), Some(hour));
+        assert_eq!(cache_ttl(Some("public"), hour), Some(hour));
+        assert_eq!(
+            cache_ttl(Some("public, max-age=120"), hour),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            cache_ttl(Some("Max-Age=\"60\""), hour),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            cache_ttl(Some("max-age=99999999"), hour),
+            Some(MAX_CACHE_TTL)
+        );
+        for refused in [
+            "no-store",
+            "no-cache",
+            "max-age=0",
+            "max-age=60, no-store",
+            "max-age=soon",
+            "max-age=-5",
+            "max-age",
+        ] {
+            assert_eq!(cache_ttl(Some(refused), hour), None, "{refused}");
+        }
     }
 
     #[test]
