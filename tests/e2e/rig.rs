@@ -289,6 +289,32 @@ pub struct App {
     pub display: Display,
     driver: Proc,
     pub log: PathBuf,
+    watch: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A WebDriver call has no timeout of its own: if the app or the driver ever
+/// wedges, kill the whole process group after `limit` so the test fails with
+/// an error instead of hanging the suite. (The group is normally gone long
+/// before; killing a finished group is harmless.)
+fn watchdog(pgid: u32, limit: Duration) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if flag.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        eprintln!("watchdog: the app did not finish within {limit:?}; killing it");
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .stderr(Stdio::null())
+            .status();
+    });
+    done
 }
 
 fn wait_port(port: u16, timeout: Duration) {
@@ -330,6 +356,7 @@ impl App {
             cmd.env(k, v);
         }
         let driver = Proc::spawn(&mut cmd);
+        let watch = watchdog(driver.id(), Duration::from_secs(240));
         wait_port(port, Duration::from_secs(20));
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
@@ -350,6 +377,7 @@ impl App {
                         display,
                         driver,
                         log,
+                        watch,
                     };
                     app.wait_for("#screen[data-screen]").await;
                     return app;
@@ -475,11 +503,13 @@ impl App {
             client,
             driver,
             display,
+            watch,
             ..
         } = self;
         let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
         drop(driver);
         drop(display);
+        watch.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

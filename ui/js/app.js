@@ -1,6 +1,6 @@
 // The wizard's frame: language, environment badge, home screen, start-up.
 import { invoke } from './ipc.js';
-import { setLanguage, language, t } from './i18n.js';
+import { setLanguage, language, t, preload } from './i18n.js';
 import { h } from './dom.js';
 import { screen, show, state, showError, redraw } from './router.js';
 import './signin.js';
@@ -43,6 +43,8 @@ function markLanguage() {
 }
 
 async function start() {
+  // The zh-TW catalog loads while Rust answers app_info.
+  preload('zh-TW');
   let info;
   try {
     info = await invoke('app_info');

@@ -4,12 +4,20 @@
 const catalogs = {};
 let current = 'zh-TW';
 
-async function load(lang) {
-  if (!catalogs[lang]) {
-    const res = await fetch(`i18n/${lang}.json`);
-    catalogs[lang] = await res.json();
+const loading = {};
+
+function load(lang) {
+  if (!loading[lang]) {
+    loading[lang] = fetch(`i18n/${lang}.json`)
+      .then((res) => res.json())
+      .then((catalog) => (catalogs[lang] = catalog));
   }
-  return catalogs[lang];
+  return loading[lang];
+}
+
+/** Starts loading a catalog without waiting for it (start-up overlap). */
+export function preload(lang) {
+  load(lang).catch(() => {});
 }
 
 export async function setLanguage(lang) {
