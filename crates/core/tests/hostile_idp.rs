@@ -1497,7 +1497,7 @@ async fn discovery_and_jwks_are_cached_per_issuer() {
 #[tokio::test]
 async fn cache_control_from_the_provider_is_honoured() {
     let r = rig(tamper(|t| {
-        t.discovery_cache_control = Some("public, max-age=1");
+        t.discovery_cache_control = Some("public, max-age=5");
         t.jwks_cache_control = Some("no-store");
     }))
     .await;
@@ -1507,11 +1507,13 @@ async fn cache_control_from_the_provider_is_honoured() {
     assert_eq!(
         (log.discovery_fetches, log.jwks_fetches),
         (1, 2),
-        "max-age=1 kept, no-store not"
+        "max-age=5 kept, no-store not"
     );
     assert!(cached(&r, &format!("oidc:jwks:{}/jwks", r.hostile.op.issuer)).is_none());
-    // max-age=1 (not the default hour): expired two seconds later.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // max-age=5 (not the default hour): expired six seconds later. (The
+    // store counts whole seconds, so a shorter max-age would race the
+    // two sign-ins above.)
+    tokio::time::sleep(Duration::from_millis(6100)).await;
     r.sign_in().await.unwrap();
     let log = r.hostile.log();
     assert_eq!((log.discovery_fetches, log.jwks_fetches), (2, 3));
