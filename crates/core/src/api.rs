@@ -312,18 +312,22 @@ impl EduCloudClient {
     }
 }
 
+/// Where a redirect we refuse to follow points (for the error's words).
+pub(crate) fn redirect_target(resp: &Response) -> String {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("?")
+        .to_string()
+}
+
 /// Sends a request; connection failures become `network.unreachable`,
 /// redirects and problem documents become errors.
 pub(crate) async fn send(req: RequestBuilder) -> Result<Response> {
     let resp = req.send().await.map_err(transport_error)?;
     let status = resp.status();
     if status.is_redirection() {
-        let to = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("?")
-            .to_string();
+        let to = redirect_target(&resp);
         return Err(CoreError::BadResponse {
             what: host_of(resp.url()),
             detail: format!("refused to follow a redirect ({status}) to {to}"),

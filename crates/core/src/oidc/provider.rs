@@ -184,12 +184,7 @@ impl<'c> AsyncHttpClient<'c> for IdpHttp {
                 .map_err(IdpHttpError::Transport)?;
             let status = response.status();
             if status.is_redirection() {
-                let location = response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("?")
-                    .to_string();
+                let location = crate::api::redirect_target(&response);
                 return Err(IdpHttpError::Redirect {
                     status: status.as_u16(),
                     location,
