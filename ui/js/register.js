@@ -29,9 +29,24 @@ function draftPayload(step) {
   return { step, identity: wiz.identity, county: wiz.county?.county || null, values };
 }
 
+// Draft saves run one after another; a registration that finished bumps
+// the generation so a save still waiting (debounced or in flight) cannot
+// bring the draft back after it was deleted.
+let draftGeneration = 0;
+let draftSaving = Promise.resolve();
 const saveDraft = debounce((step) => {
-  invoke('save_draft', { draft: draftPayload(step) }).catch(() => {});
+  const generation = draftGeneration;
+  const draft = draftPayload(step);
+  draftSaving = draftSaving
+    .then(() => (generation === draftGeneration ? invoke('save_draft', { draft }) : null))
+    .catch(() => {});
 }, 300);
+
+async function forgetDraft() {
+  draftGeneration++;
+  await draftSaving;
+  await invoke('discard_draft').catch(() => {});
+}
 
 screen('register', async (root, params = {}) => {
   if (params.identity) {
@@ -310,7 +325,7 @@ async function pickAvatar(inputEl, preview) {
 async function cancel() {
   const sure = await dialog({ title: 'reg.cancel_title', body: 'reg.cancel_body', okId: 'cancel-confirm', cancel: true });
   if (!sure) return;
-  await invoke('discard_draft').catch(() => {});
+  await forgetDraft();
   resetWizard();
   await show('home');
 }
@@ -360,6 +375,7 @@ async function submit() {
     setStatus('reg-status', e);
     return;
   }
+  await forgetDraft();
   await dialog({ title: 'reg.done_dialog_title', body: result.status === 'active' ? 'reg.done_dialog_active' : 'reg.done_dialog_pending', okId: 'done-ok' });
   resetWizard();
   await show('registered', { result });
