@@ -259,8 +259,14 @@ impl SessionVault {
     /// Checks that the keychain can store and delete an entry (a harmless
     /// probe value, removed at once).
     pub async fn probe(&self) -> VaultStatus {
+        // A probe entry of its own (process and call): two probes at once
+        // (two windows, parallel tests) must not race on one item, which
+        // the Secret Service then reports as ambiguous.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let account = format!("{PROBE_ACCOUNT}-{}-{n}", std::process::id());
         let result = self
-            .run(PROBE_ACCOUNT, |entry| {
+            .run(&account, |entry| {
                 entry.set_password("probe")?;
                 match entry.delete_credential() {
                     Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
