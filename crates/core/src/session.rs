@@ -115,6 +115,48 @@ pub struct SignOutResult {
     pub county_token_revoked: bool,
 }
 
+/// Where the local overhead of a county sign-in went: from the county's
+/// redirect arriving on the loopback port to signed in (issue 7's
+/// "sign-in local overhead"). Numbers only, never a secret; logged at info
+/// level and kept for [`SessionState::last_sign_in_timings`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignInTimings {
+    /// The county's token endpoint: the code and the PKCE verifier
+    /// redeemed for the county's tokens (one round trip).
+    pub code_exchange: Duration,
+    /// The county's answer verified: the ID token's signature and claims and
+    /// `at_hash`, then the identity calls the profile needs (UserInfo and
+    /// eduinfo for sso.edu.tw; `/api/user` and `/api/profile` for Taipei) —
+    /// see [`oidc::VerifyTimings::verification`].
+    pub verification: Duration,
+    /// The Education Cloud session: the client set up (service
+    /// configuration from the store's cache) and `POST sessions` with the
+    /// county credential (one round trip).
+    pub cloud_session: Duration,
+    /// 保持登入狀態: the refresh token written to the OS keychain (zero
+    /// without it; a stale entry deleted, when there was one).
+    pub keychain_write: Duration,
+    /// SQLite: the known account and the sign-in history row (each its own
+    /// committed transaction).
+    pub store_write: Duration,
+    /// Redirect arriving → signed in: the parts plus [`other`](Self::other).
+    pub total: Duration,
+}
+
+impl SignInTimings {
+    /// What the parts leave out: the `state` / `iss` checks, the browser's
+    /// page answered, the loopback port closed, the session put in place.
+    pub fn other(&self) -> Duration {
+        self.total.saturating_sub(
+            self.code_exchange
+                + self.verification
+                + self.cloud_session
+                + self.keychain_write
+                + self.store_write,
+        )
+    }
+}
+
 struct Active {
     account: Account,
     method: SignInMethod,
@@ -145,7 +187,7 @@ pub struct SessionState {
     pending: Mutex<Option<PendingControl>>,
     registration: Mutex<Option<VerifiedCounty>>,
     keychain: Mutex<Option<VaultStatus>>,
-    last_timing: Mutex<Option<Duration>>,
+    last_timings: Mutex<Option<SignInTimings>>,
     sign_in_timeout: Mutex<Duration>,
 }
 
@@ -201,7 +243,7 @@ impl SessionState {
             pending: Mutex::new(None),
             registration: Mutex::new(None),
             keychain: Mutex::new(None),
-            last_timing: Mutex::new(None),
+            last_timings: Mutex::new(None),
             sign_in_timeout: Mutex::new(oidc::DEFAULT_TIMEOUT),
         }
     }
@@ -284,14 +326,17 @@ impl SessionState {
         stay_signed_in: bool,
         progress: &dyn SignInProgress,
     ) -> Result<SignInOutcome> {
+        *lock(&self.last_timings) = None;
+        let mut timed = None;
         let result = self
-            .sign_in_county_inner(desktop, county, stay_signed_in, progress)
+            .sign_in_county_inner(desktop, county, stay_signed_in, progress, &mut timed)
             .await;
         let (account, outcome) = match &result {
             Ok(SignInOutcome::SignedIn(a)) => (Some(a.email.as_str()), "ok"),
             Ok(SignInOutcome::NotRegistered(_)) => (None, "account.not_registered"),
             Err(e) => (None, e.code()),
         };
+        let recording = Instant::now();
         self.record(
             desktop,
             SignInMethod::County,
@@ -299,6 +344,22 @@ impl SessionState {
             account,
             outcome,
         );
+        if let (Ok(SignInOutcome::SignedIn(_)), Some((received_at, mut t))) = (&result, timed) {
+            t.store_write += recording.elapsed();
+            t.total = received_at.elapsed();
+            *lock(&self.last_timings) = Some(t);
+            tracing::info!(
+                county,
+                redirect_to_signed_in_ms = oidc::ms(t.total),
+                code_exchange_ms = oidc::ms(t.code_exchange),
+                verification_ms = oidc::ms(t.verification),
+                cloud_session_ms = oidc::ms(t.cloud_session),
+                keychain_write_ms = oidc::ms(t.keychain_write),
+                store_write_ms = oidc::ms(t.store_write),
+                other_ms = oidc::ms(t.other()),
+                "signed in with the county"
+            );
+        }
         result
     }
 
@@ -308,6 +369,7 @@ impl SessionState {
         county: &str,
         stay_signed_in: bool,
         progress: &dyn SignInProgress,
+        timed: &mut Option<(Instant, SignInTimings)>,
     ) -> Result<SignInOutcome> {
         let directory = CountyDirectory::load(desktop).await?;
         let idp = directory.get(county)?.clone();
@@ -329,9 +391,11 @@ impl SessionState {
         let verified = verified?;
         let exchange_started = Instant::now();
         let api = EduCloudClient::for_desktop(desktop).await?;
-        match api.sign_in_county(county, &verified.credential).await {
+        let exchanged = api.sign_in_county(county, &verified.credential).await;
+        let cloud_session = exchange_started.elapsed();
+        match exchanged {
             Ok(tokens) => {
-                let account = self
+                let (account, mut t) = self
                     .establish(
                         desktop,
                         tokens,
@@ -342,13 +406,10 @@ impl SessionState {
                         Some(idp.client_id.clone()),
                     )
                     .await?;
-                let total = verified.redirect_to_verified + exchange_started.elapsed();
-                *lock(&self.last_timing) = Some(total);
-                tracing::info!(
-                    county,
-                    redirect_to_signed_in_ms = total.as_millis() as u64,
-                    "signed in with the county"
-                );
+                t.code_exchange = verified.timings.code_exchange;
+                t.verification = verified.timings.verification;
+                t.cloud_session = cloud_session;
+                *timed = Some((verified.redirect_received_at, t));
                 let stale = lock(&self.registration).take();
                 self.discard_county(desktop, stale).await;
                 Ok(SignInOutcome::SignedIn(account))
@@ -393,6 +454,7 @@ impl SessionState {
                 None,
             )
             .await
+            .map(|(account, _)| account)
         }
         .await;
         let outcome = match &result {
@@ -457,9 +519,15 @@ impl SessionState {
     }
 
     /// Time from the county's redirect to signed in, of the last county
-    /// sign-in (the local overhead).
+    /// sign-in (the local overhead; `None` when it did not sign in).
     pub fn last_redirect_to_signed_in(&self) -> Option<Duration> {
-        *lock(&self.last_timing)
+        self.last_sign_in_timings().map(|t| t.total)
+    }
+
+    /// The local overhead of the last county sign-in, part by part (`None`
+    /// when it did not sign in).
+    pub fn last_sign_in_timings(&self) -> Option<SignInTimings> {
+        *lock(&self.last_timings)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -472,7 +540,8 @@ impl SessionState {
         stay_signed_in: bool,
         end_session: Option<Url>,
         client_id: Option<String>,
-    ) -> Result<Account> {
+    ) -> Result<(Account, SignInTimings)> {
+        let mut timings = SignInTimings::default();
         let policy = &desktop.policy.policy;
         let mut stay = stay_signed_in && policy.stay_signed_in_allowed();
         if stay_signed_in && !stay {
@@ -485,7 +554,10 @@ impl SessionState {
                 refresh_token: tokens.refresh_token.clone(),
                 expires_at: refresh_expires_at,
             };
-            if let Err(e) = self.vault.save(&email, &stored).await {
+            let writing = Instant::now();
+            let saved = self.vault.save(&email, &stored).await;
+            timings.keychain_write = writing.elapsed();
+            if let Err(e) = saved {
                 tracing::warn!(
                     code = e.code(),
                     "could not keep the session in the keychain"
@@ -496,7 +568,9 @@ impl SessionState {
             // A previous 保持登入狀態 of this account no longer applies.
             // (Only touched when there was one: a broken keychain can take
             // its full timeout to answer.)
+            let writing = Instant::now();
             let _ = self.vault.delete(&email).await;
+            timings.keychain_write = writing.elapsed();
         }
         // Switching accounts: a session nobody will restore is revoked.
         let previous = self.lock_current().take();
@@ -508,6 +582,7 @@ impl SessionState {
             }
         }
         if !policy.shared_device() {
+            let writing = Instant::now();
             desktop.store.remember_account(&KnownAccount {
                 account: email.clone(),
                 display_name: Some(tokens.account.display_name.clone()).filter(|n| !n.is_empty()),
@@ -516,6 +591,7 @@ impl SessionState {
                 stay_signed_in: stay,
                 last_signed_in: crate::store::now_rfc3339(),
             })?;
+            timings.store_write = writing.elapsed();
         }
         let account = tokens.account.clone();
         self.set_current(Some(Active {
@@ -530,7 +606,7 @@ impl SessionState {
             end_session,
             client_id,
         }));
-        Ok(account)
+        Ok((account, timings))
     }
 
     /// Drops a verified county sign-in nobody will use any more (a pending
@@ -591,6 +667,22 @@ impl SessionState {
 
     /// At launch: signs the most recent 保持登入狀態 account in silently
     /// from the keychain. `Ok(None)` when there is nothing to restore.
+    /// Whether [`Self::restore_at_launch`] has anything to try: a policy
+    /// that allows 保持登入狀態 and an account kept with it (one SQLite read,
+    /// no keychain access). The shell starts the service at once when so, and
+    /// defers it until the window is interactive otherwise.
+    pub fn has_session_to_restore(desktop: &Desktop) -> bool {
+        let policy = &desktop.policy.policy;
+        if policy.shared_device() || !policy.stay_signed_in_allowed() {
+            return false;
+        }
+        desktop
+            .store
+            .accounts()
+            .map(|accounts| accounts.iter().any(|a| a.stay_signed_in))
+            .unwrap_or(false)
+    }
+
     pub async fn restore_at_launch(&self, desktop: &Desktop) -> Result<Option<Account>> {
         if desktop.policy.policy.shared_device() || !desktop.policy.policy.stay_signed_in_allowed()
         {

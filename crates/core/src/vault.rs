@@ -10,6 +10,10 @@
 //!   [`MAX_ENTRY_BYTES`] (Windows' limit) or `keychain.too_large`.
 //! - Every keyring call runs in `spawn_blocking` with a [`KEYCHAIN_TIMEOUT`]:
 //!   a Secret Service call can wait forever on an unlock prompt.
+//! - Linux: writes (a sign-in's, a rotation's, the probe's) go over one
+//!   Secret Service connection and encrypted session kept for the process,
+//!   as libsecret does, instead of keyring's two new ones per write (see
+//!   `kept`); reads and deletes stay keyring's.
 //! - No keychain → [`VaultStatus::Unavailable`] with a reason the UI shows
 //!   next to the disabled checkbox. There is no plaintext fallback.
 //! - [`MockKeychain`] is an in-process stand-in with the keyring API, for
@@ -233,15 +237,37 @@ impl SessionVault {
         let service = self.service.clone();
         let account = account.to_string();
         let builder = self.builder.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let entry = match builder {
-                Some(b) => b
-                    .build(None, &service, &account)
-                    .map(keyring::Entry::new_with_credential)?,
-                None => keyring::Entry::new(&service, &account)?,
-            };
-            op(&entry)
-        });
+        self.run_blocking(move || op(&entry(builder.as_deref(), &service, &account)?))
+            .await
+    }
+
+    /// Writes `secret` as `account`'s entry (keyring's `set_password`; on
+    /// Linux over the kept Secret Service connection).
+    async fn run_set(
+        &self,
+        account: &str,
+        secret: SecretString,
+    ) -> std::result::Result<(), Failure> {
+        let service = self.service.clone();
+        let account = account.to_string();
+        let builder = self.builder.clone();
+        self.run_blocking(move || {
+            set_password(
+                builder.as_deref(),
+                &service,
+                &account,
+                secret.expose_secret(),
+            )
+        })
+        .await
+    }
+
+    async fn run_blocking<T, F>(&self, op: F) -> std::result::Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> keyring::Result<T> + Send + 'static,
+    {
+        let task = tokio::task::spawn_blocking(op);
         match tokio::time::timeout(self.timeout, task).await {
             Err(_) => {
                 tracing::warn!(service = %self.service, "keychain call timed out");
@@ -265,10 +291,13 @@ impl SessionVault {
         static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let account = format!("{PROBE_ACCOUNT}-{}-{n}", std::process::id());
+        // The write goes the way `save` writes (on Linux it also opens the
+        // kept connection a sign-in then uses).
+        let (service, builder) = (self.service.clone(), self.builder.clone());
         let result = self
-            .run(&account, |entry| {
-                entry.set_password("probe")?;
-                match entry.delete_credential() {
+            .run_blocking(move || {
+                set_password(builder.as_deref(), &service, &account, "probe")?;
+                match entry(builder.as_deref(), &service, &account)?.delete_credential() {
                     Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
                     Err(e) => Err(e),
                 }
@@ -318,10 +347,7 @@ impl SessionVault {
         if len > MAX_ENTRY_BYTES {
             return Err(Failure::TooLarge(len).into());
         }
-        self.run(account, move |entry| {
-            entry.set_password(text.expose_secret())
-        })
-        .await?;
+        self.run_set(account, text).await?;
         Ok(())
     }
 
@@ -334,6 +360,140 @@ impl SessionVault {
                 Err(e) => Err(e),
             })
             .await?)
+    }
+}
+
+/// The keyring entry of `account` (the mock's when there is a builder).
+fn entry(
+    builder: Option<&CredentialBuilder>,
+    service: &str,
+    account: &str,
+) -> keyring::Result<keyring::Entry> {
+    match builder {
+        Some(b) => b
+            .build(None, service, account)
+            .map(keyring::Entry::new_with_credential),
+        None => keyring::Entry::new(service, account),
+    }
+}
+
+/// keyring's `set_password` on `account`'s entry; on Linux, without a mock,
+/// over the kept Secret Service connection ([`kept::set_password`]).
+fn set_password(
+    builder: Option<&CredentialBuilder>,
+    service: &str,
+    account: &str,
+    secret: &str,
+) -> keyring::Result<()> {
+    #[cfg(target_os = "linux")]
+    if builder.is_none() {
+        return kept::set_password(service, account, secret);
+    }
+    entry(builder, service, account)?.set_password(secret)
+}
+
+/// Linux: Secret Service writes over ONE D-Bus connection and encrypted
+/// (DH) session kept for the process, as libsecret keeps its session.
+/// keyring 3 connects and negotiates a new session for every call — twice
+/// for a write — which was most of a county sign-in's local overhead
+/// (issue 7: ~13 of ~16 ms on an idle machine, ~26 under load). Same item
+/// as keyring's `set_password` (its attributes and label, from
+/// `SsCredential`), so keyring's reads and deletes find it: the one
+/// matching item gets the new secret, else one is created in the default
+/// collection (unlocked first), several are `Ambiguous`. (keyring's
+/// fallback to keyring-v1 items without a `target` is left out: this app
+/// never wrote any.) A D-Bus failure on the kept connection (stale: the
+/// bus or the daemon went away) drops it and the write is retried once on a
+/// fresh one — not a refusal (locked, prompt dismissed), so no second
+/// prompt; while the kept one is busy (a call waiting on an unlock prompt)
+/// a write uses a connection of its own.
+#[cfg(target_os = "linux")]
+mod kept {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, TryLockError};
+
+    use dbus_secret_service::{EncryptionType, SecretService};
+    use keyring::credential::Credential;
+    use keyring::secret_service::{decode_error, SsCredential};
+
+    static KEPT: Mutex<Option<SecretService>> = Mutex::new(None);
+
+    fn platform_failure(e: dbus_secret_service::Error) -> keyring::Error {
+        keyring::Error::PlatformFailure(Box::new(e))
+    }
+
+    /// A D-Bus-level failure (not an answer of the Secret Service).
+    fn stale(e: &keyring::Error) -> bool {
+        let inner = match e {
+            keyring::Error::PlatformFailure(b) | keyring::Error::NoStorageAccess(b) => b,
+            _ => return false,
+        };
+        matches!(
+            inner.downcast_ref::<dbus_secret_service::Error>(),
+            Some(dbus_secret_service::Error::Dbus(_))
+        )
+    }
+
+    fn connect() -> keyring::Result<SecretService> {
+        SecretService::connect(EncryptionType::Dh).map_err(platform_failure)
+    }
+
+    fn set_on(ss: &SecretService, cred: &SsCredential, secret: &[u8]) -> keyring::Result<()> {
+        // keyring's search: target, service and username.
+        let search: HashMap<&str, &str> = ["target", "service", "username"]
+            .into_iter()
+            .filter_map(|k| cred.attributes.get(k).map(|v| (k, v.as_str())))
+            .collect();
+        let found = ss.search_items(search).map_err(decode_error)?;
+        match (found.unlocked.as_slice(), found.locked.as_slice()) {
+            ([item], []) => item.set_secret(secret, "text/plain").map_err(decode_error),
+            ([], [item]) => {
+                item.unlock().map_err(decode_error)?;
+                item.set_secret(secret, "text/plain").map_err(decode_error)
+            }
+            ([], []) => {
+                let collection = ss.get_default_collection().map_err(decode_error)?;
+                if collection.is_locked().map_err(decode_error)? {
+                    collection.unlock().map_err(decode_error)?;
+                }
+                let attributes = cred
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                collection
+                    .create_item(&cred.label, attributes, secret, true, "text/plain")
+                    .map_err(platform_failure)?;
+                Ok(())
+            }
+            (unlocked, locked) => {
+                let mut creds: Vec<Box<Credential>> = Vec::new();
+                for item in locked.iter().chain(unlocked) {
+                    creds.push(Box::new(SsCredential::new_from_item(item)?));
+                }
+                Err(keyring::Error::Ambiguous(creds))
+            }
+        }
+    }
+
+    pub(super) fn set_password(service: &str, account: &str, secret: &str) -> keyring::Result<()> {
+        let cred = SsCredential::new_with_target(None, service, account)?;
+        let secret = secret.as_bytes();
+        let mut kept = match KEPT.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return set_on(&connect()?, &cred, secret),
+        };
+        if let Some(ss) = kept.as_ref() {
+            match set_on(ss, &cred, secret) {
+                Err(e) if stale(&e) => *kept = None,
+                done => return done,
+            }
+        }
+        let ss = connect()?;
+        set_on(&ss, &cred, secret)?;
+        *kept = Some(ss);
+        Ok(())
     }
 }
 

@@ -377,6 +377,28 @@ async fn ntpc_county_sign_in_of_a_bound_teacher_with_stay_signed_in_survives_a_r
     let timing = session.last_redirect_to_signed_in().unwrap();
     eprintln!("MEASURED redirect received → signed in (ntpc, loopback): {timing:?}");
     assert!(timing < Duration::from_secs(5));
+    // Each part of the local overhead was timed, and they fit in the total.
+    let t = session.last_sign_in_timings().unwrap();
+    assert_eq!(t.total, timing);
+    for (part, d) in [
+        ("code_exchange", t.code_exchange),
+        ("verification", t.verification),
+        ("cloud_session", t.cloud_session),
+        ("keychain_write", t.keychain_write),
+        ("store_write", t.store_write),
+    ] {
+        assert!(d > Duration::ZERO, "{part} not timed: {t:?}");
+    }
+    assert_eq!(
+        t.code_exchange
+            + t.verification
+            + t.cloud_session
+            + t.keychain_write
+            + t.store_write
+            + t.other(),
+        t.total,
+        "{t:?}"
+    );
     // 保持登入狀態: only the refresh token, in the keychain.
     let raw = r
         .keychain
@@ -476,6 +498,9 @@ async fn kaohsiung_profile_signs_in_and_reads_kh_claims() {
         r.keychain.is_empty(),
         "no stay-signed-in, no keychain write"
     );
+    let t = session.last_sign_in_timings().unwrap();
+    assert_eq!(t.keychain_write, Duration::ZERO, "{t:?}");
+    assert!(t.verification > Duration::ZERO, "{t:?}");
     r.browser.login("khtest");
     let SignInOutcome::NotRegistered(id) = session
         .sign_in_county(&r.desktop, "kh", false, &NoProgress)
@@ -484,6 +509,10 @@ async fn kaohsiung_profile_signs_in_and_reads_kh_claims() {
     else {
         panic!("khtest is not bound")
     };
+    assert!(
+        session.last_sign_in_timings().is_none(),
+        "a sign-in that did not sign in leaves no timings"
+    );
     assert_eq!(id.county, "kh");
     assert!(id.school_id.is_some(), "{id:?}");
     assert_eq!(id.role.as_deref(), Some("教師"), "{id:?}");

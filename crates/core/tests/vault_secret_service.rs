@@ -349,6 +349,84 @@ async fn child_checks(expected: &[UnavailableReason]) {
     }
 }
 
+/// Writes go over one kept Secret Service connection (vault.rs `kept`):
+/// when the keyring daemon is replaced under it, the next write reconnects.
+#[test]
+fn a_write_after_the_keyring_daemon_restarted_reconnects() {
+    if !have_dbus_run_session() {
+        return;
+    }
+    if Command::new("gnome-keyring-daemon")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(!in_ci(), "gnome-keyring-daemon is missing");
+        eprintln!("SKIPPED: gnome-keyring-daemon is not installed");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("run")).unwrap();
+    run_child(
+        "child_reconnects_after_the_daemon_restarts",
+        &[],
+        Bus::Standard,
+        home.path(),
+    );
+}
+
+/// Starts (or with `replace`, replaces) gnome-keyring on this process's bus
+/// with an unlocked login keyring.
+fn start_keyring_daemon(replace: bool) {
+    use std::io::Write;
+    let mut cmd = Command::new("gnome-keyring-daemon");
+    if replace {
+        cmd.arg("--replace");
+    }
+    let mut child = cmd
+        .args(["--unlock", "--components=secrets"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"educloud-test")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+#[ignore = "run by a_write_after_the_keyring_daemon_restarted_reconnects"]
+async fn child_reconnects_after_the_daemon_restarts() {
+    start_keyring_daemon(false);
+    let vault = SessionVault::os();
+    assert_eq!(vault.probe().await, VaultStatus::Available);
+    let account = unique_account("restart");
+    let session = |rt: &str| StoredSession {
+        refresh_token: secret(rt),
+        expires_at: 1_900_000_000,
+    };
+    vault.save(&account, &session("rt-before")).await.unwrap();
+    start_keyring_daemon(true);
+    // The kept connection's session died with the old daemon.
+    let mut saved = vault.save(&account, &session("rt-after")).await;
+    for _ in 0..20 {
+        if saved.is_ok() {
+            break;
+        }
+        // The new daemon may still be taking over the bus name.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        saved = vault.save(&account, &session("rt-after")).await;
+    }
+    saved.unwrap();
+    let got = vault.load(&account).await.unwrap().unwrap();
+    assert_eq!(got.refresh_token.expose_secret(), "rt-after");
+    assert!(vault.delete(&account).await.unwrap());
+}
+
 #[tokio::test]
 #[ignore = "run by without_a_session_bus_stay_signed_in_is_disabled_and_nothing_is_written"]
 async fn child_expects_no_bus() {

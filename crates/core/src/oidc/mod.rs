@@ -100,8 +100,28 @@ pub struct VerifiedCounty {
     /// How to revoke the credential (RFC 7009), when the county's metadata
     /// has a `revocation_endpoint`.
     pub revocation: Option<CountyRevocation>,
-    /// Time from the redirect arriving to everything verified.
+    /// Time from the redirect arriving to everything verified (the browser
+    /// answered and the loopback port closed).
     pub redirect_to_verified: Duration,
+    /// When the county's redirect arrived on the loopback port (the start
+    /// of the sign-in's local overhead).
+    pub redirect_received_at: Instant,
+    /// Where part of that time went.
+    pub timings: VerifyTimings,
+}
+
+/// The county parts of a sign-in's local overhead (numbers only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyTimings {
+    /// The token endpoint round trip: the code and the PKCE verifier
+    /// redeemed for the county's tokens.
+    pub code_exchange: Duration,
+    /// Everything the county's answer needs before it is trusted: the ID
+    /// token's signature and claims (nonce, iss, aud/azp, iat, exp; the
+    /// JWKS fetched again only for an unknown key) and `at_hash`, then the
+    /// identity calls of the profile (UserInfo, and eduinfo for sso.edu.tw;
+    /// `/api/user` and `/api/profile` for the Taipei profile).
+    pub verification: Duration,
 }
 
 /// A county's RFC 7009 revocation endpoint and the client that revokes
@@ -308,6 +328,11 @@ pub async fn start_county_sign_in(
     })
 }
 
+/// Milliseconds (to 10 µs), for the timing log lines.
+pub(crate) fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64 / 1000.0 * 100.0).round() / 100.0
+}
+
 fn same_secret(a: &str, b: &str) -> bool {
     // Compare digests: no early exit on the first differing byte.
     Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
@@ -407,9 +432,11 @@ impl PendingSignIn {
         self.loopback.close().await;
         let elapsed = received_at.elapsed();
         match &result {
-            Ok(_) => tracing::info!(
+            Ok(r) => tracing::info!(
                 county,
-                redirect_to_verified_ms = elapsed.as_millis() as u64,
+                redirect_to_verified_ms = ms(elapsed),
+                code_exchange_ms = ms(r.timings.code_exchange),
+                verification_ms = ms(r.timings.verification),
                 "county sign-in verified"
             ),
             Err(e) => {
@@ -438,6 +465,8 @@ impl PendingSignIn {
             end_session_endpoint: self.provider.end_session.clone(),
             revocation,
             redirect_to_verified: elapsed,
+            redirect_received_at: received_at,
+            timings: redeemed.timings,
         })
     }
 

@@ -27,7 +27,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use educloud_contract::county::IdpProfile;
@@ -378,6 +378,7 @@ pub(crate) struct AuthorizationRequest {
 pub(crate) struct Redeemed {
     pub identity: CountyIdentity,
     pub credential: super::CountyCredential,
+    pub timings: super::VerifyTimings,
 }
 
 fn base(issuer: &str) -> &str {
@@ -529,6 +530,7 @@ impl Provider {
         nonce: &Nonce,
         cache: MetadataCache<'_>,
     ) -> Result<Redeemed> {
+        let exchange_started = Instant::now();
         let client = self.client();
         let token = client
             .exchange_code(AuthorizationCode::new(code.expose_secret().to_string()))
@@ -540,6 +542,12 @@ impl Provider {
             .request_async(&self.http)
             .await
             .map_err(|e| self.token_error(e))?;
+        let code_exchange = exchange_started.elapsed();
+        let verify_started = Instant::now();
+        let timings = move || super::VerifyTimings {
+            code_exchange,
+            verification: verify_started.elapsed(),
+        };
         let access = token.access_token().clone();
         match self.idp.profile {
             IdpProfile::TaipeiOauth2 => {
@@ -549,6 +557,7 @@ impl Provider {
                     credential: super::CountyCredential::AccessToken(SecretString::from(
                         access.secret().to_string(),
                     )),
+                    timings: timings(),
                 })
             }
             profile => {
@@ -581,6 +590,7 @@ impl Provider {
                     credential: super::CountyCredential::IdToken(SecretString::from(
                         id_token.to_string(),
                     )),
+                    timings: timings(),
                 })
             }
         }
