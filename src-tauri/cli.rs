@@ -87,6 +87,10 @@ pub(crate) enum CountiesAction {
 pub fn main() -> ExitCode {
     let started = Instant::now();
     let cli = Cli::parse();
+    if cli.command.is_none() {
+        // Still one thread: the environment may be changed safely.
+        crate::gui::choose_webview_rendering();
+    }
     let paths = match AppPaths::from_env() {
         Ok(p) => p,
         Err(e) => return fail(&e),

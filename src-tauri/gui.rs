@@ -13,14 +13,47 @@ use tauri::{Manager, RunEvent};
 
 use crate::commands::{self, signin::PendingSignIn, LaunchClock};
 
+/// How long launch work waits for the UI's `ui_ready` before it starts anyway
+/// (a page that never reports must not leave the app without its service).
+const DEFER_AT_MOST: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Signalled once by `ui_ready`: the first screen is painted and live.
+#[derive(Default)]
+pub struct UiReady(pub Arc<tokio::sync::Notify>);
+
 /// Keeps the embedded sandbox alive for the process's life.
 struct EmbeddedSandbox(Mutex<Option<educloud_sandbox::SandboxHandle>>);
+
+/// Linux: WebKitGTK 2.46+ paints with Skia on the GPU through OpenGL by
+/// default. On the machines this app meets — school PCs without a usable
+/// GPU, virtual machines, remote desktops, Xvfb — that OpenGL is Mesa's
+/// software renderer (llvmpipe), and for a forms UI it costs most of the
+/// launch and memory (measured: first frame ~600 ms later, the web process
+/// using twice the CPU; docs/performance.md). The app asks WebKit to paint
+/// on the CPU (`WEBKIT_SKIA_ENABLE_CPU_RENDERING=1`; compositing stays on)
+/// unless that variable is already set, or `EDUCLOUD_WEBVIEW_RENDERING=webkit`
+/// leaves WebKit's own choice (for PCs with a real GPU; docs/it).
+/// Call while the process has one thread (it changes the environment).
+pub fn choose_webview_rendering() {
+    #[cfg(target_os = "linux")]
+    {
+        const KEY: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+        let webkit_default = std::env::var("EDUCLOUD_WEBVIEW_RENDERING")
+            .map(|v| v.eq_ignore_ascii_case("webkit"))
+            .unwrap_or(false);
+        if !webkit_default && std::env::var_os(KEY).is_none() {
+            std::env::set_var(KEY, "1");
+        }
+    }
+}
 
 pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
     let desktop = Arc::new(desktop);
     let session = Arc::new(SessionState::new(SessionVault::os()));
     let shared_device = desktop.policy.policy.shared_device();
     let on_exit = (Arc::clone(&desktop), Arc::clone(&session));
+    let clock = LaunchClock::new(started);
+    clock.mark("desktop_open");
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             if let Some(w) = app.get_webview_window("main") {
@@ -32,19 +65,44 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
         .manage(desktop.clone())
         .manage(session)
         .manage(PendingSignIn::default())
-        .manage(LaunchClock(started))
+        .manage(clock)
+        .manage(UiReady::default())
+        .on_page_load(|webview, payload| {
+            let phase = match payload.event() {
+                tauri::webview::PageLoadEvent::Started => "page_load_started",
+                tauri::webview::PageLoadEvent::Finished => "page_load_finished",
+            };
+            if let Some(clock) = webview.try_state::<LaunchClock>() {
+                clock.mark(phase);
+            }
+        })
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(crate::updater::PendingUpdate::default())
         .manage(EmbeddedSandbox(Mutex::new(None)))
         .invoke_handler(commands::handler())
         .setup(move |app| {
+            if let Some(clock) = app.try_state::<LaunchClock>() {
+                clock.mark("setup");
+            }
             let handle = app.handle().clone();
             let desktop = desktop.clone();
-            tauri::async_runtime::spawn(crate::updater::check_once(
-                handle.clone(),
-                desktop.clone(),
-            ));
+            // Work the first screen does not need waits until the window is
+            // interactive (`ui_ready`), so it does not compete with the
+            // webview for the CPU during launch: starting the embedded
+            // sandbox, the update check. Commands that need the service wait
+            // for it (`Desktop::wait_service`).
+            // A session kept with 保持登入狀態 is restored at once instead:
+            // that needs the service as early as possible.
+            let ui_ready = app.state::<UiReady>().0.clone();
+            let restore_first = SessionState::has_session_to_restore(&desktop);
             tauri::async_runtime::spawn(async move {
+                if !restore_first {
+                    let _ = tokio::time::timeout(DEFER_AT_MOST, ui_ready.notified()).await;
+                }
+                tauri::async_runtime::spawn(crate::updater::check_once(
+                    handle.clone(),
+                    desktop.clone(),
+                ));
                 connect_service(&handle, &desktop).await;
             });
             Ok(())
@@ -89,6 +147,9 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
 async fn connect_service(app: &tauri::AppHandle, desktop: &Desktop) {
     match crate::service::connect(desktop).await {
         Ok(Some(handle)) => {
+            if let Some(clock) = app.try_state::<LaunchClock>() {
+                clock.mark("sandbox_ready");
+            }
             if let Some(slot) = app.try_state::<EmbeddedSandbox>() {
                 *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
             }

@@ -21,6 +21,8 @@ const MAX_AVATAR_IPC_BYTES: usize = 5 * 1024 * 1024 + 1;
 
 #[tauri::command]
 pub async fn terms(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Terms> {
+    // The form follows: prepare what its first keystroke in 密碼 needs.
+    registration::warm_up_in_background();
     Ok(registration::terms(&desktop).await?)
 }
 
@@ -113,6 +115,7 @@ pub async fn save_draft(
 
 #[tauri::command]
 pub async fn load_draft(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Option<RegistrationDraft>> {
+    registration::warm_up_in_background();
     Ok(registration::load(&desktop.store, &desktop.policy.policy)?)
 }
 

@@ -190,6 +190,8 @@ pub async fn finish_county_sign_in(
             account: account_dto(account, en),
         },
         SignInOutcome::NotRegistered(identity) => {
+            // The registration form comes next.
+            educloud_core::registration::warm_up_in_background();
             let (zh, e) = county_name(&identity.county);
             OutcomeDto::NotRegistered {
                 identity: IdentityDto {

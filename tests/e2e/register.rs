@@ -49,12 +49,16 @@ async fn field_error(app: &App, id: &str, text: &str) {
     app.wait_text(&format!("#{id}-error"), text).await;
 }
 
+/// The embedded sandbox's URL (it starts once the window is interactive).
 async fn service_url(app: &App) -> String {
-    let info = app.invoke("app_info", json!({})).await;
-    info["ok"]["service_url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no service url: {info}"))
-        .to_string()
+    for _ in 0..100 {
+        let info = app.invoke("app_info", json!({})).await;
+        if let Some(url) = info["ok"]["service_url"].as_str() {
+            return url.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the embedded sandbox never reported its URL")
 }
 
 fn http_get(url: &str) -> String {

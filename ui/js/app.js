@@ -6,6 +6,9 @@ import { screen, show, state, showError, redraw } from './router.js';
 import './signin.js';
 import './register.js';
 
+// The page's launch timeline, handed to Rust with ui_ready (diagnostics).
+const marks = { module_start: performance.now() };
+
 screen('home', async (root) => {
   // A stored "stay signed in" session was restored at launch: go straight in.
   root.append(
@@ -18,7 +21,7 @@ screen('home', async (root) => {
           ? null
           : h('button', { id: 'home-register', type: 'button', 'data-i18n': 'home.register', onclick: () => show('register') }),
       ),
-      state.info?.environment === 'sandbox' && state.info?.service_url
+      state.info?.environment === 'sandbox'
         ? h('p', { class: 'hint', id: 'demo-hint' }, t('env.demo_hint'))
         : null,
     ),
@@ -51,8 +54,10 @@ async function start() {
   } catch (e) {
     info = { language: { value: 'zh-TW', locked: false }, environment: 'sandbox', registration_enabled: true };
   }
+  marks.app_info = performance.now();
   state.info = info;
   await setLanguage(info.language.value);
+  marks.catalog = performance.now();
   document.getElementById('demo-badge').hidden = info.environment !== 'sandbox';
   document.getElementById('version').textContent = info.version ? `v${info.version}` : '';
   const locked = info.language.locked;
@@ -68,10 +73,11 @@ async function start() {
     banner.hidden = false;
   }
   await show('home');
+  marks.home = performance.now();
   // Tell Rust the first screen is painted and live (launch → interactive).
   requestAnimationFrame(() => requestAnimationFrame(() => {
     performance.mark('educloud-ui-ready');
-    invoke('ui_ready').catch(() => {});
+    invoke('ui_ready', { marks: launchMarks() }).catch(() => {});
   }));
   // Then, off the launch path: a session kept with 保持登入狀態 signs in silently.
   try {
@@ -83,6 +89,21 @@ async function start() {
   } catch (e) {
     if (e.code !== 'session.not_signed_in') showError(e);
   }
+}
+
+function launchMarks() {
+  const out = { ...marks, painted: performance.now(), page_origin_ms: performance.timeOrigin };
+  const nav = performance.getEntriesByType('navigation')[0];
+  if (nav) {
+    out.html_fetched = nav.responseEnd;
+    out.dom_interactive = nav.domInteractive;
+    out.dom_content_loaded = nav.domContentLoadedEventEnd;
+  }
+  for (const p of performance.getEntriesByType('paint')) out[p.name] = p.startTime;
+  for (const r of performance.getEntriesByType('resource')) {
+    out[`res.${r.name.split('/').pop()}`] = r.responseEnd;
+  }
+  return out;
 }
 
 start();

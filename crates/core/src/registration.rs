@@ -314,6 +314,22 @@ pub fn warm_up() {
     );
 }
 
+/// [`warm_up`] once per process on a thread of its own, started when the
+/// registration is about to be used (its screen opens, or a county sign-in
+/// finds no account) — not at launch: most launches only sign in, and the
+/// estimator's dictionaries are several MB.
+pub fn warm_up_in_background() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("strength-warm-up".into())
+            .spawn(warm_up);
+        if let Err(e) = spawned {
+            tracing::debug!(error = %e, "no warm-up thread; the first check builds the dictionaries");
+        }
+    });
+}
+
 /// Checks one field of the form (its confirmation pair compares with it).
 pub fn check_field(field: Field, input: &RegistrationInput, policy: &PasswordPolicy) -> FieldCheck {
     let error = validate_field(field, input, policy).err();
