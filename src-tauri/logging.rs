@@ -45,4 +45,20 @@ pub fn init(log_dir: &Path, to_stderr: bool) {
         .with(stderr_layer.with_filter(stderr_filter))
         .try_init();
     *GUARD.lock().unwrap_or_else(|p| p.into_inner()) = guard;
+    install_panic_hook();
+}
+
+/// A panic is a bug: it is logged (where and what; secrets are redacting
+/// types, so a message cannot carry one) and the log flushed before the
+/// process stops (release builds abort on panic, Cargo.toml).
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(panic = %info, "internal error: the app stops");
+        // `try_lock`: a panic while the guard is held must not deadlock here.
+        if let Ok(mut guard) = GUARD.try_lock() {
+            drop(guard.take());
+        }
+        previous(info);
+    }));
 }
