@@ -353,6 +353,8 @@ fn signed_in(o: SignInOutcome) -> educloud_core::api::Account {
 async fn ntpc_county_sign_in_of_a_bound_teacher_with_stay_signed_in_survives_a_relaunch() {
     let r = rig().await;
     let session = r.session();
+    // Nothing kept yet: the window defers starting its service.
+    assert!(!SessionState::has_session_to_restore(&r.desktop));
     r.browser.login("ntpcbound");
     let progress = Recorder::default();
     let account = signed_in(
@@ -412,6 +414,7 @@ async fn ntpc_county_sign_in_of_a_bound_teacher_with_stay_signed_in_survives_a_r
     assert_eq!(active.county.as_deref(), Some("ntpc"));
     // Second launch: silent sign-in from the keychain, token rotated.
     let (desktop2, session2) = r.relaunch();
+    assert!(SessionState::has_session_to_restore(&desktop2));
     let restored = session2
         .restore_at_launch(&desktop2)
         .await
@@ -436,6 +439,7 @@ async fn ntpc_county_sign_in_of_a_bound_teacher_with_stay_signed_in_survives_a_r
     assert_eq!(out.keychain_entries_deleted, 1);
     assert!(r.keychain.is_empty());
     let (desktop3, session3) = r.relaunch();
+    assert!(!SessionState::has_session_to_restore(&desktop3));
     assert!(session3
         .restore_at_launch(&desktop3)
         .await
@@ -804,6 +808,7 @@ async fn policy_can_restrict_counties_and_shared_devices_never_touch_the_keychai
     assert!(r.browser.opened.lock().unwrap()[0].contains("prompt=login"));
     assert!(r.keychain.is_empty());
     assert_eq!(r.keychain.writes(), 0);
+    assert!(!SessionState::has_session_to_restore(&r.desktop));
     let stay = session.stay_signed_in(&r.desktop).await;
     assert_eq!(stay.reason.as_deref(), Some("policy.shared_device"));
     let out = session.sign_out(&r.desktop, false).await.unwrap();
