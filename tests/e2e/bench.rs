@@ -137,6 +137,7 @@ async fn bench_click_to_browser_and_silent_restore() {
         .as_bool()
         .unwrap_or(false);
     let mut restores = Vec::new();
+    let mut from_page_start = Vec::new();
     if keychain {
         let res = app
             .invoke(
@@ -151,17 +152,22 @@ async fn bench_click_to_browser_and_silent_restore() {
         for _ in 0..rounds {
             let app = App::launch(&tools, &profile, &[]).await;
             app.wait_for("#account-details").await;
+            // The account screen may replace the home screen before the
+            // window's first paint (the service starts at once when a session
+            // is kept): then nothing is left to wait for after ready (0 ms).
             let ms = app
                 .client
                 .execute(
                     "const r = performance.getEntriesByName('educloud-restored')[0]; \
                      const u = performance.getEntriesByName('educloud-ui-ready')[0]; \
-                     return r && u ? r.startTime - u.startTime : null",
+                     return r && u ? [r.startTime - u.startTime, r.startTime] : null",
                     vec![],
                 )
                 .await
                 .unwrap();
-            restores.push(ms.as_f64().expect("restore marks"));
+            let after_ready = ms[0].as_f64().expect("restore marks");
+            restores.push(after_ready.max(0.0));
+            from_page_start.push(ms[1].as_f64().expect("restore mark"));
             app.close().await;
         }
         // Leave no keychain entry behind for the tests that follow.
@@ -188,8 +194,11 @@ async fn bench_click_to_browser_and_silent_restore() {
             json!({
                 "id": "silent_restore", "title": "Silent restore after the window is ready (keychain → refresh → account screen)",
                 "unit": "ms", "n": n, "stats": stats(restores),
+                "parts": [{"name": "from page start to the account screen (context)",
+                           "p50": stats(from_page_start.clone())["p50"],
+                           "p99": stats(from_page_start)["p99"]}],
                 "budgets": [{"metric": "p50", "max": 60.0, "unit": "ms"}],
-                "notes": "from the UI's first paint to the account screen: keychain read, one refresh round trip to the sandbox on loopback (budget: one round trip + 50 ms)"
+                "notes": "time the user still waits after the window is ready (first paint) until the account screen: keychain read, one refresh round trip to the sandbox on loopback (budget: one round trip + 50 ms). 0 when the account screen was already up at the first paint (a kept session starts the service at once); the part below is from the page's start"
             }),
         );
     }
