@@ -61,20 +61,16 @@ impl LaunchClock {
             out.insert((*phase).to_string(), round(*ms));
         }
         if let Some(serde_json::Value::Object(marks)) = marks {
+            // The page's clock starts at its time origin (Unix ms).
             let origin = marks
                 .get("page_origin_ms")
                 .and_then(|v| v.as_f64())
                 .map(|o| o - self.started_unix_ms);
-            for (name, v) in marks {
-                if let (Some(origin), Some(ms)) = (origin, v.as_f64()) {
-                    if name != "page_origin_ms" {
+            if let Some(origin) = origin {
+                out.insert("page.origin".into(), round(origin));
+                for (name, v) in &marks {
+                    if let (false, Some(ms)) = (name == "page_origin_ms", v.as_f64()) {
                         out.insert(format!("page.{name}"), round(origin + ms));
-                        continue;
-                    }
-                }
-                if name == "page_origin_ms" {
-                    if let Some(origin) = origin {
-                        out.insert("page.origin".into(), round(origin));
                     }
                 }
             }
