@@ -11,4 +11,5 @@
 
 pub mod county;
 pub mod rules;
+pub mod text;
 pub mod wire;

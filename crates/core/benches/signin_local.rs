@@ -20,7 +20,6 @@
 //! `scripts/bench` does, inside `dbus-run-session` with an unlocked
 //! gnome-keyring. The budget (≤ 30 ms p50) is judged by `scripts/bench`.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +31,7 @@ use educloud_core::paths::AppPaths;
 use educloud_core::policy::{EnvironmentKind, LoadedPolicy};
 use educloud_core::session::{SessionState, SignInOutcome, SignInTimings};
 use educloud_core::vault::{SessionVault, VaultStatus};
+use educloud_sandbox::testkit::{Act, FormBrowser};
 use serde_json::{json, Value};
 use url::Url;
 
@@ -47,92 +47,24 @@ const KEYCHAIN_SERVICE: &str = "tw.edu.cloud.desktop.bench";
 // A browser that posts the county's login form over HTTP.
 // ---------------------------------------------------------------------------
 
-struct FormBrowser {
-    client: reqwest::Client,
-}
+/// Opens each authorization request in a fresh scripted browser (the
+/// sandbox's test kit): the login page, the form, the redirects (the last
+/// one to the app's loopback port, which answers once verified).
+struct FormOpener;
 
-impl BrowserOpener for FormBrowser {
+impl BrowserOpener for FormOpener {
     fn open(&self, url: &str) -> educloud_core::Result<()> {
-        let (client, url) = (self.client.clone(), url.to_string());
+        let url = url.to_string();
         tokio::spawn(async move {
-            if let Err(e) = log_in(&client, &url).await {
-                eprintln!("browser: {e}");
+            match FormBrowser::new().visit(&url, &Act::login(USER)).await {
+                Ok(Some(page)) if (200..300).contains(&page.status) => {}
+                Ok(Some(page)) => eprintln!("browser: the last page answered {}", page.status),
+                Ok(None) => eprintln!("browser: no page"),
+                Err(e) => eprintln!("browser: {e}"),
             }
         });
         Ok(())
     }
-}
-
-fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
-    let rest = &html[html.find(marker)?..];
-    let key = format!("{attr}=\"");
-    let start = rest.find(&key)? + key.len();
-    let end = rest[start..].find('"')? + start;
-    Some(
-        rest[start..end]
-            .replace("&amp;", "&")
-            .replace("&quot;", "\""),
-    )
-}
-
-/// One visit with its own cookies: the login page, the form, the redirects
-/// (the last one to the app's loopback port, which answers once verified).
-async fn log_in(client: &reqwest::Client, url: &str) -> Result<(), String> {
-    let mut cookies: HashMap<String, String> = HashMap::new();
-    let keep = |resp: &reqwest::Response, cookies: &mut HashMap<String, String>| {
-        for v in resp.headers().get_all("set-cookie") {
-            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
-            if let Some((k, val)) = pair.split_once('=') {
-                cookies.insert(k.trim().into(), val.trim().into());
-            }
-        }
-    };
-    let header = |cookies: &HashMap<String, String>| {
-        let v: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        v.join("; ")
-    };
-    let err = |e: reqwest::Error| e.to_string();
-    let mut at = Url::parse(url).map_err(|e| e.to_string())?;
-    let mut resp = client.get(at.clone()).send().await.map_err(err)?;
-    keep(&resp, &mut cookies);
-    if resp.headers().get("location").is_none() {
-        let html = resp.text().await.map_err(err)?;
-        let action = attr_after(&html, "<form", "action").ok_or("no login form")?;
-        let ft = attr_after(&html, "name=\"ft\"", "value").ok_or("no form token")?;
-        let form = [
-            ("ft", ft.as_str()),
-            ("username", USER),
-            ("password", educloud_sandbox::idp::DEMO_PASSWORD),
-        ];
-        let target = at.join(&action).map_err(|e| e.to_string())?;
-        resp = client
-            .post(target.clone())
-            .header("cookie", header(&cookies))
-            .header("origin", at.origin().ascii_serialization())
-            .form(&form)
-            .send()
-            .await
-            .map_err(err)?;
-        keep(&resp, &mut cookies);
-        at = target;
-    }
-    for _ in 0..5 {
-        let Some(to) = resp.headers().get("location").and_then(|v| v.to_str().ok()) else {
-            break;
-        };
-        at = at.join(to).map_err(|e| e.to_string())?;
-        resp = client
-            .get(at.clone())
-            .header("cookie", header(&cookies))
-            .send()
-            .await
-            .map_err(err)?;
-        keep(&resp, &mut cookies);
-    }
-    if !resp.status().is_success() {
-        return Err(format!("the last page answered {}", resp.status()));
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -248,12 +180,7 @@ async fn sign_in_once(
 
 async fn measure(base_url: Url, n: usize) -> Result<Vec<SignInTimings>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let browser = FormBrowser {
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?,
-    };
+    let browser = FormOpener;
     let desktop = Desktop::open(AppPaths::under(dir.path()), LoadedPolicy::default())
         .map_err(|e| format!("desktop: {e}"))?
         .with_browser(Arc::new(browser));

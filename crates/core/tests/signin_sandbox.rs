@@ -8,7 +8,6 @@
 //! The keychain here is the in-process [`MockKeychain`] (the real Secret
 //! Service is covered by `vault_secret_service.rs`).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,39 +23,21 @@ use educloud_core::secret::{secret, ExposeSecret};
 use educloud_core::session::{SessionState, SignInOutcome};
 use educloud_core::vault::{MockKeychain, SessionVault, SERVICE_NAME};
 use educloud_core::CoreError;
+use educloud_sandbox::testkit::{Act, FormBrowser, Page};
 use educloud_sandbox::{SandboxConfig, SandboxHandle};
 
 const COUNTY_PASSWORD: &str = "demo-password";
 const CLOUD_PASSWORD: &str = "Demo-pass-2026!";
 
 // ---------------------------------------------------------------------------
-// A browser that fills the county's login form over HTTP.
+// A browser that fills the county's login form over HTTP (the sandbox's
+// test kit), opened by the app through `BrowserOpener`.
 // ---------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Act {
-    /// Fill 校務行政帳號 / 校務行政密碼 and press 登入.
-    Login {
-        user: String,
-        password: String,
-        remember: bool,
-    },
-    /// Press 取消.
-    Cancel,
-    /// Open the page and walk away.
-    Idle,
-}
-
-#[derive(Debug, Clone)]
-struct Page {
-    status: u16,
-    body: String,
-}
 
 struct SandboxBrowser {
     act: Mutex<Act>,
     pages: Arc<Mutex<Vec<Page>>>,
-    cookies: Arc<Mutex<HashMap<String, String>>>,
+    browser: FormBrowser,
     opened: Mutex<Vec<String>>,
 }
 
@@ -65,7 +46,7 @@ impl SandboxBrowser {
         Arc::new(SandboxBrowser {
             act: Mutex::new(Act::Idle),
             pages: Arc::new(Mutex::new(Vec::new())),
-            cookies: Arc::new(Mutex::new(HashMap::new())),
+            browser: FormBrowser::new(),
             opened: Mutex::new(Vec::new()),
         })
     }
@@ -95,162 +76,16 @@ impl SandboxBrowser {
     }
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The value of the first `attr="…"` after `marker` in `html`.
-fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
-    let at = html.find(marker)?;
-    let rest = &html[at..];
-    let key = format!("{attr}=\"");
-    let start = rest.find(&key)? + key.len();
-    let end = rest[start..].find('"')? + start;
-    Some(unescape(&rest[start..end]))
-}
-
-struct Http {
-    client: reqwest::Client,
-    cookies: Arc<Mutex<HashMap<String, String>>>,
-}
-
-impl Http {
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep_cookies(&self, resp: &reqwest::Response) {
-        for v in resp.headers().get_all("set-cookie") {
-            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
-            if let Some((k, val)) = pair.split_once('=') {
-                self.cookies
-                    .lock()
-                    .unwrap()
-                    .insert(k.trim().to_string(), val.trim().to_string());
-            }
-        }
-    }
-
-    async fn get(&self, url: &str) -> reqwest::Response {
-        let resp = self
-            .client
-            .get(url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&resp);
-        resp
-    }
-}
-
-fn location(resp: &reqwest::Response) -> Option<String> {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-async fn finish(http: &Http, resp: reqwest::Response, pages: &Mutex<Vec<Page>>) {
-    // Follow redirects by hand (as a browser would) until a page shows.
-    let mut resp = resp;
-    let mut base = resp.url().clone();
-    for _ in 0..5 {
-        match location(&resp) {
-            Some(to) => {
-                let next = base.join(&to).unwrap();
-                resp = http.get(next.as_str()).await;
-                base = next;
-            }
-            None => break,
-        }
-    }
-    let page = Page {
-        status: resp.status().as_u16(),
-        body: resp.text().await.unwrap_or_default(),
-    };
-    pages.lock().unwrap().push(page);
-}
-
-async fn browse(
-    url: String,
-    act: Act,
-    cookies: Arc<Mutex<HashMap<String, String>>>,
-    pages: Arc<Mutex<Vec<Page>>>,
-) {
-    let http = Http {
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        cookies,
-    };
-    let start = url::Url::parse(&url).unwrap();
-    let resp = http.get(&url).await;
-    if location(&resp).is_some() {
-        // A remembered county session: straight back to the app.
-        return finish(&http, resp, &pages).await;
-    }
-    let status = resp.status().as_u16();
-    let html = resp.text().await.unwrap();
-    if status != 200 || !html.contains("id=\"username\"") {
-        pages.lock().unwrap().push(Page { status, body: html });
-        return;
-    }
-    match act {
-        Act::Idle => {}
-        Act::Cancel => {
-            let href = attr_after(&html, "id=\"cancel\"", "href").expect("no 取消 link");
-            let resp = http.get(start.join(&href).unwrap().as_str()).await;
-            finish(&http, resp, &pages).await;
-        }
-        Act::Login {
-            user,
-            password,
-            remember,
-        } => {
-            let action = attr_after(&html, "<form", "action").expect("no form");
-            let ft = attr_after(&html, "name=\"ft\"", "value").expect("no form token");
-            let mut form = vec![("ft", ft), ("username", user), ("password", password)];
-            if remember {
-                form.push(("remember", "1".into()));
-            }
-            let origin = start.origin().ascii_serialization();
-            let resp = http
-                .client
-                .post(start.join(&action).unwrap())
-                .header("cookie", http.cookie_header())
-                .header("origin", origin)
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            http.keep_cookies(&resp);
-            finish(&http, resp, &pages).await;
-        }
-    }
-}
-
 impl BrowserOpener for SandboxBrowser {
     fn open(&self, url: &str) -> educloud_core::Result<()> {
         self.opened.lock().unwrap().push(url.to_string());
         let act = self.act.lock().unwrap().clone();
-        tokio::spawn(browse(
-            url.to_string(),
-            act,
-            self.cookies.clone(),
-            self.pages.clone(),
-        ));
+        let (browser, pages, url) = (self.browser.clone(), self.pages.clone(), url.to_string());
+        tokio::spawn(async move {
+            if let Some(page) = browser.visit(&url, &act).await.unwrap() {
+                pages.lock().unwrap().push(page);
+            }
+        });
         Ok(())
     }
 }

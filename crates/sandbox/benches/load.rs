@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use educloud_sandbox::testkit::LoginForm;
 use educloud_sandbox::{start, SandboxConfig};
 use rand::RngCore as _;
 use reqwest::{redirect, Client, StatusCode};
@@ -256,19 +257,15 @@ async fn sign_in(
         return Err(Failure::Flow(format!("login page: HTTP {}", res.status())));
     }
     let html = res.text().await.map_err(flow_err("login page"))?;
-    let form = form_action_and_token(&html, &county.authorize)
+    let form = LoginForm::parse(&html, &county.authorize)
         .ok_or_else(|| Failure::Flow("login page: no form".into()))?;
     let t_page = start.elapsed();
 
     // The login form → 302 to the app's loopback redirect with the code.
     let user = format!("{}bound", county.code);
     let res = c
-        .post(form.0)
-        .form(&[
-            ("ft", form.1.as_str()),
-            ("username", user.as_str()),
-            ("password", DEMO_PASSWORD),
-        ])
+        .post(form.action.clone())
+        .form(&form.fields(&user, DEMO_PASSWORD, false))
         .send()
         .await
         .map_err(flow_err("login"))?;
@@ -330,23 +327,6 @@ async fn sign_in(
         exchange: ms(t_session - t_token),
         total: ms(t_session),
     })
-}
-
-/// The login form's absolute POST target and its form token (`ft`).
-fn form_action_and_token(html: &str, page: &Url) -> Option<(Url, String)> {
-    let attr = |tag: &str, name: &str| -> Option<String> {
-        let marker = format!("{name}=\"");
-        let s = tag.find(&marker)? + marker.len();
-        let e = tag[s..].find('"')? + s;
-        Some(tag[s..e].replace("&amp;", "&"))
-    };
-    let form_at = html.find("<form")?;
-    let form_tag = &html[form_at..form_at + html[form_at..].find('>')?];
-    let action = page.join(&attr(form_tag, "action")?).ok()?;
-    let ft_at = html.find("name=\"ft\"")?;
-    let tag_start = html[..ft_at].rfind('<')?;
-    let tag = &html[tag_start..ft_at + html[ft_at..].find('>')?];
-    Some((action, attr(tag, "value")?))
 }
 
 /// Nearest-rank percentile of sorted values.

@@ -37,6 +37,8 @@
 pub mod cloud;
 pub mod idp;
 pub mod outbox;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -98,6 +100,8 @@ pub struct SandboxHandle {
     base_url: Url,
     idp: Arc<IdpRegistry>,
     cloud: Arc<cloud::Cloud>,
+    #[cfg(feature = "testkit")]
+    traffic: Arc<testkit::Traffic>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -116,6 +120,13 @@ impl SandboxHandle {
     /// The Education Cloud of this sandbox (for tests: its clock, outbox).
     pub fn cloud(&self) -> &Arc<cloud::Cloud> {
         &self.cloud
+    }
+
+    /// Every `/api…` request this sandbox answered and its answer (feature
+    /// `testkit`; the last [`testkit::TRAFFIC_KEPT`]).
+    #[cfg(feature = "testkit")]
+    pub fn traffic(&self) -> &Arc<testkit::Traffic> {
+        &self.traffic
     }
 }
 
@@ -157,6 +168,13 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         .with_state(Arc::clone(&idp))
         .merge(idp::router(Arc::clone(&idp)))
         .merge(cloud.router());
+    #[cfg(feature = "testkit")]
+    let traffic = Arc::new(testkit::Traffic::default());
+    #[cfg(feature = "testkit")]
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&traffic),
+        testkit::record,
+    ));
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         // Connect info gives the cloud the client address (per-address
@@ -175,6 +193,8 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         base_url,
         idp,
         cloud,
+        #[cfg(feature = "testkit")]
+        traffic,
         shutdown: Some(tx),
     })
 }

@@ -1490,7 +1490,7 @@ async fn county_login(env: &Env, county: &str, user: &str) -> serde_json::Value 
         ("code_challenge_method", "S256"),
     ]);
     let html = browser
-        .get(authorize)
+        .get(authorize.clone())
         .send()
         .await
         .unwrap()
@@ -1498,16 +1498,11 @@ async fn county_login(env: &Env, county: &str, user: &str) -> serde_json::Value 
         .await
         .unwrap();
     assert!(html.contains("校務行政帳號"));
-    let marker = "name=\"ft\" value=\"";
-    let start = html.find(marker).expect("form token") + marker.len();
-    let ft = &html[start..start + html[start..].find('"').unwrap()];
+    let form = educloud_sandbox::testkit::LoginForm::parse(&html, &authorize).expect("login form");
+    assert_eq!(form.action.as_str(), format!("{issuer}/login"));
     let res = browser
-        .post(format!("{issuer}/login"))
-        .form(&[
-            ("ft", ft),
-            ("username", user),
-            ("password", "demo-password"),
-        ])
+        .post(form.action.clone())
+        .form(&form.fields(user, "demo-password", false))
         .send()
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use educloud_contract::county::{IdpProfile, COUNTIES};
 use educloud_sandbox::idp::{CLIENT_ID, DEMO_PASSWORD, SANDBOX_CLIENT_SECRET};
-use educloud_sandbox::{start, SandboxConfig, SandboxHandle};
+use educloud_sandbox::{start, testkit, SandboxConfig, SandboxHandle};
 use rand::RngCore as _;
 use reqwest::{redirect, Client, StatusCode};
 use serde_json::Value;
@@ -121,10 +121,7 @@ async fn metadata(h: &SandboxHandle, county: &str) -> Value {
 }
 
 fn form_token(html: &str) -> String {
-    let marker = "name=\"ft\" value=\"";
-    let start = html.find(marker).expect("login form has a form token") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
+    testkit::attr_after(html, "name=\"ft\"", "value").expect("login form has a form token")
 }
 
 fn attr_of_id(html: &str, id: &str, attr: &str) -> String {
@@ -161,12 +158,12 @@ async fn post_login(
     pw: &str,
     remember: bool,
 ) -> reqwest::Response {
-    let mut form = vec![("ft", ft), ("username", user), ("password", pw)];
-    if remember {
-        form.push(("remember", "1"));
-    }
-    c.post(format!("{}/login", h.idp().issuer(county).unwrap()))
-        .form(&form)
+    let form = testkit::LoginForm {
+        action: Url::parse(&format!("{}/login", h.idp().issuer(county).unwrap())).unwrap(),
+        form_token: ft.to_owned(),
+    };
+    c.post(form.action.clone())
+        .form(&form.fields(user, pw, remember))
         .send()
         .await
         .unwrap()

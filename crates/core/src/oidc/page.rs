@@ -15,22 +15,12 @@ pub enum PageOutcome {
     Failed { code: String },
     /// A redirect that came after this sign-in was already answered.
     Ended,
+    /// A request that is not this sign-in's redirect (no or another
+    /// `state`, another method): refused, the sign-in keeps waiting.
+    Stray,
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use educloud_contract::text::escape_html as escape;
 
 /// Words for an error code, (zh-TW, English).
 pub fn error_words(code: &str) -> (&'static str, &'static str) {
@@ -95,6 +85,15 @@ pub fn render(outcome: &PageOutcome, lang: &str) -> String {
                 Some(code.as_str()),
             )
         }
+        PageOutcome::Stray => (
+            false,
+            "這不是目前的登入回應".to_string(),
+            "Not the answer to the current sign-in".to_string(),
+            "這個回應不屬於 EduCloud 正在等待的登入，已忽略；登入仍在進行。請在縣市登入頁面完成登入，或回到 EduCloud 重新開始。".to_string(),
+            "This answer does not belong to the sign-in EduCloud is waiting for and was ignored; the sign-in is still waiting. Finish on the county's sign-in page, or start again in EduCloud."
+                .to_string(),
+            None,
+        ),
         PageOutcome::Ended => (
             false,
             "此登入已結束".to_string(),

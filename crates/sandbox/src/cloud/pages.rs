@@ -4,21 +4,9 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and attribute values (the one
+/// shared function, [`educloud_contract::text::escape_html`]).
+pub use educloud_contract::text::escape_html as escape;
 
 const STYLE: &str = "body{font-family:'Noto Sans CJK TC','Noto Sans TC',system-ui,sans-serif;\
 margin:0;background:#f4f7fb;color:#1b2733}\
@@ -43,17 +31,4 @@ pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
         title = escape(title),
     );
     (status, Html(html)).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 }

@@ -60,21 +60,9 @@ impl Locale {
     }
 }
 
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// HTML-escapes text for element content and quoted attribute values (the
+/// one shared function, [`educloud_contract::text::escape_html`]).
+pub use educloud_contract::text::escape_html as esc;
 
 const CSS: &str = "\
 *{box-sizing:border-box}\
