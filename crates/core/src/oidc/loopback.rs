@@ -33,6 +33,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+use super::code;
 use super::page::{render, PageOutcome};
 use crate::{CoreError, Result};
 
@@ -134,7 +135,7 @@ async fn on_callback(State(shared): State<Shared>, RawQuery(query): RawQuery) ->
     let outcome = match tokio::time::timeout(VERDICT_WAIT, verdict).await {
         Ok(Ok(outcome)) => outcome,
         _ => PageOutcome::Failed {
-            code: "signin.cancelled".into(),
+            code: code::CANCELLED.into(),
         },
     };
     let status = match outcome {
@@ -200,7 +201,7 @@ fn listen_on_loopback(
             tracing::warn!(error = %v4, "127.0.0.1 unavailable, trying [::1]");
             open(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).map_err(|v6| {
                 CoreError::SignInRejected {
-                    code: "signin.loopback_unavailable",
+                    code: code::LOOPBACK_UNAVAILABLE,
                     detail: format!("127.0.0.1: {v4}; [::1]: {v6}"),
                 }
             })?

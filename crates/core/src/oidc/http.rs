@@ -1,0 +1,145 @@
+//! HTTP for openidconnect: the app's client as its [`AsyncHttpClient`],
+//! redirects refused; one JSON fetch for the metadata documents.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
+
+use super::cache::cache_ttl;
+use super::{code, rejected};
+use crate::{CoreError, Result};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IdpHttpError {
+    #[error("{0}")]
+    Transport(#[source] reqwest::Error),
+    #[error("refused to follow a redirect (HTTP {status}) to {location}")]
+    Redirect { status: u16, location: String },
+}
+
+/// The app's HTTP client as openidconnect's [`AsyncHttpClient`].
+#[derive(Debug, Clone)]
+pub(crate) struct IdpHttp {
+    pub client: reqwest::Client,
+}
+
+impl<'c> AsyncHttpClient<'c> for IdpHttp {
+    type Error = IdpHttpError;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, IdpHttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request: reqwest::Request = request.try_into().map_err(IdpHttpError::Transport)?;
+            let response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(IdpHttpError::Transport)?;
+            let status = response.status();
+            if status.is_redirection() {
+                let location = crate::api::redirect_target(&response);
+                return Err(IdpHttpError::Redirect {
+                    status: status.as_u16(),
+                    location,
+                });
+            }
+            let mut builder = openidconnect::http::Response::builder().status(status);
+            for (name, value) in response.headers() {
+                builder = builder.header(name, value);
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(IdpHttpError::Transport)?
+                .to_vec();
+            builder.body(body).map_err(|e| IdpHttpError::Redirect {
+                status: 0,
+                location: format!("(unreadable response: {e})"),
+            })
+        })
+    }
+}
+
+impl IdpHttpError {
+    pub(crate) fn into_core(self, what: &str) -> CoreError {
+        match self {
+            IdpHttpError::Transport(e) => {
+                if e.is_decode() || e.is_body() {
+                    CoreError::BadResponse {
+                        what: what.to_string(),
+                        detail: e.to_string(),
+                    }
+                } else {
+                    CoreError::Unreachable {
+                        what: what.to_string(),
+                        detail: chain(&e),
+                    }
+                }
+            }
+            e @ IdpHttpError::Redirect { .. } => rejected(code::REDIRECT_REFUSED, e.to_string()),
+        }
+    }
+}
+
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+/// A fetched JSON document and how long it may be cached.
+pub(crate) struct Fetched {
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: Option<String>,
+    /// `None`: not to be cached.
+    pub(crate) ttl: Option<Duration>,
+}
+
+/// Fetches a JSON document without following redirects.
+pub(crate) async fn fetch_json(
+    http: &IdpHttp,
+    url: &str,
+    what: &str,
+    default_ttl: Duration,
+) -> Result<Fetched> {
+    let request = openidconnect::http::Request::builder()
+        .uri(url)
+        .method("GET")
+        .header("accept", "application/json")
+        .body(Vec::new())
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+    let resp = http.call(request).await.map_err(|e| e.into_core(what))?;
+    if !resp.status().is_success() {
+        return Err(CoreError::BadResponse {
+            what: what.to_string(),
+            detail: format!("{url}: HTTP {}", resp.status()),
+        });
+    }
+    let header = |name: reqwest::header::HeaderName| {
+        let values: Vec<&str> = resp
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    };
+    let ttl = cache_ttl(
+        header(reqwest::header::CACHE_CONTROL).as_deref(),
+        default_ttl,
+    );
+    let content_type = header(reqwest::header::CONTENT_TYPE);
+    Ok(Fetched {
+        body: resp.into_body(),
+        content_type,
+        ttl,
+    })
+}
