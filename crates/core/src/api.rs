@@ -1,19 +1,14 @@
-//! The Education Cloud API client ([`EduCloudClient`]) and the one HTTP
-//! client builder ([`http_client`]) every outgoing call of the app uses.
+//! The Education Cloud API client ([`EduCloudClient`]). Its HTTP client
+//! comes from [`crate::net::http_client`] (the app's one setup: no
+//! redirects, bounded time, the OS trust store, the policy's proxy and CAs)
+//! and every answer is read with a size cap ([`crate::net::read_limited`]).
 //!
-//! - No redirect is ever followed (`redirect::Policy::none()`): a 3xx answer
-//!   is an error, so a token or password never travels to a host we did not
-//!   choose (RFC 9700 §4.11, openidconnect's advice).
-//! - IT policy `ProxyUrl` and `ExtraCaCertificates` (PEM files, added to the
-//!   built-in roots) apply to every call.
 //! - Errors: RFC 9457 `application/problem+json` answers become
 //!   [`CoreError::Service`] with the service's stable `code`; a host that
 //!   cannot be reached becomes `network.unreachable`.
 //!
 //! The wire types mirror `/tmp/educloud-api.md` (the API as agreed); secrets
 //! in them are [`SecretString`]s the moment they leave the JSON parser.
-
-use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -23,29 +18,13 @@ use serde_json::json;
 use url::Url;
 
 use crate::desktop::Desktop;
+use crate::net::{limits, read_limited};
 use crate::oidc::CountyCredential;
-use crate::policy::Policy;
 use crate::{CoreError, Result};
 
-/// Time allowed to open a TCP/TLS connection.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time allowed for a whole request.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Builds the app's HTTP client: no redirects, bounded time, the policy's
-/// proxy and extra CA certificates. Used by [`EduCloudClient`] and by the
-/// county sign-in ([`crate::oidc`]).
-pub fn http_client(policy: &Policy) -> Result<reqwest::Client> {
-    let builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .user_agent(concat!("EduCloudDesktop/", env!("CARGO_PKG_VERSION")));
-    let builder = policy.apply_network(builder)?;
-    builder
-        .build()
-        .map_err(|e| CoreError::Internal(format!("HTTP client: {e}")))
-}
+// The one HTTP client setup lives in `crate::net`; re-exported here so
+// existing callers (`api::http_client`) keep compiling.
+pub use crate::net::{http_client, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 
 /// Whether `url` may carry tokens: `https`, or `http` to a loopback address
 /// (127.0.0.0/8, `[::1]`) for the sandbox and tests.
@@ -140,7 +119,7 @@ impl EduCloudClient {
     /// The client for the desktop's service: waits for the service to be
     /// known, reads its configuration (cached) and uses its `api_base`.
     pub async fn for_desktop(desktop: &Desktop) -> Result<Self> {
-        let http = http_client(&desktop.policy.policy)?;
+        let http = http_client(desktop.policy())?;
         let config = crate::directory::service_configuration(desktop, false).await?;
         let api_base = Url::parse(&config.api_base).map_err(|e| CoreError::BadResponse {
             what: "Education Cloud".into(),
@@ -164,7 +143,7 @@ impl EduCloudClient {
             });
         }
         let resp = send(http.get(url)).await?;
-        read_json(resp).await
+        read_json_limited(resp, limits::CONFIGURATION, "the service configuration").await
     }
 
     pub fn api_base(&self) -> &Url {
@@ -336,6 +315,9 @@ pub(crate) async fn send(req: RequestBuilder) -> Result<Response> {
     if status.is_success() {
         return Ok(resp);
     }
+    if let Some(e) = crate::net::proxy_status_error(&resp) {
+        return Err(e);
+    }
     Err(problem_error(resp).await)
 }
 
@@ -343,40 +325,15 @@ fn host_of(url: &Url) -> String {
     url.host_str().unwrap_or("the server").to_string()
 }
 
-pub(crate) fn transport_error(e: reqwest::Error) -> CoreError {
-    let what = e
-        .url()
-        .map(host_of)
-        .unwrap_or_else(|| "the server".to_string());
-    if e.is_decode() || e.is_body() {
-        CoreError::BadResponse {
-            what,
-            detail: e.to_string(),
-        }
-    } else {
-        // Connect, timeout, TLS and request errors: the host is not usable.
-        CoreError::Unreachable {
-            what,
-            detail: error_chain(&e),
-        }
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
-}
+pub(crate) use crate::net::transport_error;
 
 async fn problem_error(resp: Response) -> CoreError {
     let status = resp.status();
     let what = host_of(resp.url());
-    let body = resp.bytes().await.unwrap_or_default();
+    // An error page past the cap is no problem document either.
+    let body = read_limited(resp, limits::PROBLEM, "an error answer")
+        .await
+        .unwrap_or_default();
     match serde_json::from_slice::<Problem>(&body) {
         Ok(p) => CoreError::Service {
             status: status.as_u16(),
@@ -392,17 +349,25 @@ async fn problem_error(resp: Response) -> CoreError {
 }
 
 async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T> {
-    let what = host_of(resp.url());
-    let body = resp.bytes().await.map_err(transport_error)?;
+    read_json_limited(resp, limits::API, "an Education Cloud answer").await
+}
+
+async fn read_json_limited<T: DeserializeOwned>(
+    resp: Response,
+    limit: u64,
+    what: &str,
+) -> Result<T> {
+    let host = host_of(resp.url());
+    let body = read_limited(resp, limit, what).await?;
     serde_json::from_slice(&body).map_err(|e| CoreError::BadResponse {
-        what,
+        what: host,
         detail: format!("unexpected JSON: {e}"),
     })
 }
 
 async fn read_empty(resp: Response) -> Result<()> {
-    // Drain the body so the connection can be reused.
-    let _ = resp.bytes().await;
+    // Drain the body (capped) so the connection can be reused.
+    let _ = read_limited(resp, limits::PROBLEM, "an empty answer").await;
     Ok(())
 }
 
@@ -436,30 +401,5 @@ mod tests {
         for u in bad {
             assert!(!is_secure_url(&Url::parse(u).unwrap()), "{u}");
         }
-    }
-
-    #[test]
-    fn http_client_reports_bad_policy_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = Policy {
-            extra_ca_certificates: Some(vec![dir.path().join("none.pem")]),
-            ..Policy::default()
-        };
-        assert_eq!(http_client(&missing).unwrap_err().code(), "policy.invalid");
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "not a certificate").unwrap();
-        let garbage = Policy {
-            extra_ca_certificates: Some(vec![empty]),
-            ..Policy::default()
-        };
-        assert_eq!(http_client(&garbage).unwrap_err().code(), "policy.invalid");
-        let fixtures =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/policy");
-        let proxy = Policy {
-            proxy_url: Some("http://proxy.example.tw:3128".into()),
-            extra_ca_certificates: Some(vec![fixtures.join("school-proxy-ca.pem")]),
-            ..Policy::default()
-        };
-        assert!(http_client(&proxy).is_ok());
     }
 }

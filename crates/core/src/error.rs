@@ -23,6 +23,29 @@ pub enum CoreError {
     Unreachable { what: String, detail: String },
     #[error("unexpected answer from {what}: {detail}")]
     BadResponse { what: String, detail: String },
+    /// An answer body larger than the cap for what it is (`net::limits`).
+    #[error("{what} from {host} is larger than {limit} bytes")]
+    ResponseTooLarge {
+        what: String,
+        host: String,
+        limit: u64,
+    },
+    /// The server's certificate was refused (untrusted CA, expired, another
+    /// host's, revoked …): never the network's fault.
+    #[error("the certificate of {what} is {problem}: {detail}")]
+    Tls {
+        what: String,
+        problem: crate::net::TlsProblem,
+        detail: String,
+    },
+    /// The proxy refused the connection: it wants a (different) user name
+    /// and password (`auth`), or it could not open the tunnel.
+    #[error("the proxy refused the connection to {what}: {detail}")]
+    Proxy {
+        what: String,
+        auth: bool,
+        detail: String,
+    },
     /// The county sign-in failed a security check (state, iss, signature …).
     #[error("sign-in rejected: {code}")]
     SignInRejected { code: &'static str, detail: String },
@@ -42,8 +65,28 @@ pub enum CoreError {
     UnknownCounty(String),
     #[error("county {0} is not allowed by policy")]
     CountyNotAllowed(String),
+    /// No session in this process (nothing to refresh, call or sign out).
     #[error("not signed in")]
     NotSignedIn,
+    /// No county sign-in is waiting (finish, reopen the browser).
+    #[error("no county sign-in is waiting")]
+    NoSignInPending,
+    /// The account has no session kept with 保持登入狀態 (account switching).
+    #[error("{0} has no kept session on this device")]
+    NotKept(String),
+    /// The account's kept session was issued by another service than the
+    /// one the app uses now: it is never sent there (issue 12 item 2).
+    #[error("the kept session of {account} belongs to {origin}")]
+    KeptForOtherService { account: String, origin: String },
+    /// The kept session's refresh token has expired.
+    #[error("the kept session has expired")]
+    KeptSessionExpired,
+    /// A refresh answered with another account than the session's.
+    #[error("the refreshed session belongs to another account")]
+    AccountChanged,
+    /// The Education Cloud service is not known yet (still starting).
+    #[error("the Education Cloud service is not ready")]
+    ServiceNotReady,
     #[error("keychain unavailable: {0}")]
     KeychainUnavailable(String),
     #[error("keychain entry too large ({0} bytes)")]
@@ -73,6 +116,38 @@ pub enum CoreError {
     Internal(String),
 }
 
+/// The session's codes (the core's own, beside the contract's
+/// `wire::code` and the sign-in checks' `oidc::code`): the core matches on
+/// these constants, never on string literals.
+pub mod code {
+    pub const NOT_SIGNED_IN: &str = "session.not_signed_in";
+    pub const NO_SIGN_IN_PENDING: &str = "signin.none_pending";
+    pub const NOT_KEPT: &str = "session.not_kept";
+    pub const OTHER_SERVICE: &str = "session.other_service";
+    pub const REFRESH_EXPIRED: &str = "refresh.expired";
+    pub const ACCOUNT_CHANGED: &str = "session.account_changed";
+    pub const SERVICE_NOT_READY: &str = "service.not_ready";
+    /// Not an error: a sign-out that could not reach the service; the
+    /// session is ended there at the next launch ([`crate::session::SignOutResult`]).
+    pub const NOT_REVOKED: &str = "signout.not_revoked";
+    /// Not an error: 保持登入狀態 was asked for but could not be kept
+    /// (the reason's own code is beside it).
+    pub const NOT_KEPT_NOW: &str = "session.stay_signed_in_failed";
+
+    /// Every code in this module (the catalogs' list-keeping test).
+    pub const ALL: &[&str] = &[
+        NOT_SIGNED_IN,
+        NO_SIGN_IN_PENDING,
+        NOT_KEPT,
+        OTHER_SERVICE,
+        REFRESH_EXPIRED,
+        ACCOUNT_CHANGED,
+        SERVICE_NOT_READY,
+        NOT_REVOKED,
+        NOT_KEPT_NOW,
+    ];
+}
+
 impl CoreError {
     /// The stable machine code for this error.
     pub fn code(&self) -> &str {
@@ -80,6 +155,10 @@ impl CoreError {
             CoreError::Invalid { code, .. } | CoreError::Service { code, .. } => code,
             CoreError::Unreachable { .. } => "network.unreachable",
             CoreError::BadResponse { .. } => "network.bad_response",
+            CoreError::ResponseTooLarge { .. } => "network.response_too_large",
+            CoreError::Tls { problem, .. } => problem.code(),
+            CoreError::Proxy { auth: true, .. } => "network.proxy_auth",
+            CoreError::Proxy { auth: false, .. } => "network.proxy_failed",
             CoreError::SignInRejected { code, .. } => code,
             CoreError::IdpError { error, .. } => match error.as_str() {
                 "access_denied" => "signin.access_denied",
@@ -91,7 +170,13 @@ impl CoreError {
             CoreError::SignInPending => "signin.pending",
             CoreError::UnknownCounty(_) => "county.unknown",
             CoreError::CountyNotAllowed(_) => "county.not_allowed",
-            CoreError::NotSignedIn => "session.not_signed_in",
+            CoreError::NotSignedIn => code::NOT_SIGNED_IN,
+            CoreError::NoSignInPending => code::NO_SIGN_IN_PENDING,
+            CoreError::NotKept(_) => code::NOT_KEPT,
+            CoreError::KeptForOtherService { .. } => code::OTHER_SERVICE,
+            CoreError::KeptSessionExpired => code::REFRESH_EXPIRED,
+            CoreError::AccountChanged => code::ACCOUNT_CHANGED,
+            CoreError::ServiceNotReady => code::SERVICE_NOT_READY,
             CoreError::KeychainUnavailable(_) => "keychain.unavailable",
             CoreError::KeychainTooLarge(_) => "keychain.too_large",
             CoreError::Keychain(_) => "keychain.failed",
@@ -105,6 +190,42 @@ impl CoreError {
             CoreError::NoDataDir => "io.no_data_dir",
             CoreError::Internal(_) => "internal",
         }
+    }
+
+    /// Every fixed code [`Self::code`] can return (not the pass-through
+    /// ones: `Invalid` → the contract's rules codes, `Service` → its
+    /// `wire::code`, `SignInRejected` → [`crate::oidc::code::ALL`], `Tls` →
+    /// the TLS problems), then this module's [`code::ALL`] — for the test
+    /// that keeps the UI catalogs in step.
+    pub fn all_codes() -> Vec<&'static str> {
+        let fixed = [
+            "network.unreachable",
+            "network.bad_response",
+            "network.response_too_large",
+            "network.proxy_auth",
+            "network.proxy_failed",
+            "signin.access_denied",
+            "signin.login_required",
+            "signin.idp_error",
+            "signin.cancelled",
+            "signin.timed_out",
+            "signin.pending",
+            "county.unknown",
+            "county.not_allowed",
+            "keychain.unavailable",
+            "keychain.too_large",
+            "keychain.failed",
+            "browser.launch_failed",
+            "policy.locked",
+            "policy.invalid",
+            "registration.disabled",
+            "session.county_identity_missing",
+            "store.failed",
+            "io.failed",
+            "io.no_data_dir",
+            "internal",
+        ];
+        fixed.into_iter().chain(code::ALL.iter().copied()).collect()
     }
 
     /// The form field the error belongs under, if any.

@@ -19,6 +19,7 @@ pub mod store;
 // Sign-in side.
 pub mod api;
 pub mod directory;
+pub mod net;
 pub mod oidc;
 pub mod session;
 pub mod vault;

@@ -1,0 +1,222 @@
+//! Which proxy the app's HTTP goes through — one choice for every request:
+//!
+//! 1. IT policy `ProxyUrl` (`http://[user:password@]host:port`; the password
+//!    is never logged or shown), with `ProxyBypass`: hosts that go direct
+//!    (default `localhost`, `127.0.0.1`, `[::1]`; an empty list sends
+//!    everything through the proxy). Entries are host names (a name also
+//!    matches its subdomains), IP addresses or networks (`10.0.0.0/8`), or
+//!    `*`.
+//! 2. Otherwise the system's proxy, as reqwest reads it: on Windows the
+//!    Internet Options (WinINet) proxy and its bypass list, on macOS the
+//!    network settings' proxies and exceptions, everywhere the
+//!    `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` variables.
+//!    PAC files (automatic proxy configuration scripts) are not run.
+//!
+//! The app's own loopback redirect listener (county sign-in) is a server:
+//! no proxy is ever involved there.
+
+use serde::Serialize;
+use url::Url;
+
+use crate::policy::Policy;
+use crate::Result;
+
+/// The bypass list when policy sets `ProxyUrl` but not `ProxyBypass`.
+pub const DEFAULT_BYPASS: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
+
+/// The environment variables reqwest reads for the system proxy.
+pub const PROXY_VARIABLES: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// The proxy choice in words, for `doctor` and the diagnostics view (no
+/// password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProxyChoice {
+    /// `policy` (ProxyUrl) or `system`.
+    pub source: &'static str,
+    /// The policy's proxy URL with any password replaced by `***`.
+    pub url: Option<String>,
+    /// Whether the policy's URL carries a user name (basic authentication).
+    pub authenticated: bool,
+    /// Hosts that go direct (policy); empty = everything through the proxy.
+    pub bypass: Vec<String>,
+    /// The proxy variables set in this process (values redacted the same
+    /// way); on Windows and macOS the system settings apply as well.
+    pub variables: Vec<(String, String)>,
+}
+
+/// Replaces the password of a URL-like text (`scheme://user:pw@host…` or
+/// `user:pw@host…`) with `***`.
+pub fn redact(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), text),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => userinfo.to_string(),
+            };
+            format!("{scheme}{user}@{host}{path}")
+        }
+        None => text.to_string(),
+    }
+}
+
+/// The bypass list in force for the policy proxy.
+pub fn bypass_list(policy: &Policy) -> Vec<String> {
+    match &policy.proxy_bypass {
+        Some(list) => list
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect(),
+        None => DEFAULT_BYPASS.iter().map(|h| h.to_string()).collect(),
+    }
+}
+
+/// Describes the choice [`apply`] makes.
+pub fn choice(policy: &Policy) -> ProxyChoice {
+    let variables = PROXY_VARIABLES
+        .iter()
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (name.to_string(), redact(&v)))
+        })
+        .collect();
+    match policy_url(policy) {
+        Some(url) => ProxyChoice {
+            source: "policy",
+            authenticated: Url::parse(url).is_ok_and(|u| !u.username().is_empty()),
+            url: Some(redact(url)),
+            bypass: bypass_list(policy),
+            variables,
+        },
+        None => ProxyChoice {
+            source: "system",
+            url: None,
+            authenticated: false,
+            bypass: Vec::new(),
+            variables,
+        },
+    }
+}
+
+fn policy_url(policy: &Policy) -> Option<&str> {
+    policy
+        .proxy_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
+/// Sets the proxy of an HTTP client: the policy's (with its bypass list)
+/// or, when policy sets none, the system's (reqwest's default).
+pub fn apply(policy: &Policy, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    let Some(url) = policy_url(policy) else {
+        return Ok(builder);
+    };
+    let parsed =
+        Url::parse(url).map_err(|e| super::invalid("ProxyUrl", format!("{}: {e}", redact(url))))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(super::invalid(
+            "ProxyUrl",
+            format!(
+                "{}: only http:// and https:// proxies are supported",
+                redact(url)
+            ),
+        ));
+    }
+    // The credentials go in the Proxy-Authorization header, not the URL.
+    let mut bare = parsed.clone();
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    let mut proxy = reqwest::Proxy::all(bare.as_str())
+        .map_err(|e| super::invalid("ProxyUrl", format!("{}: {e}", redact(url))))?;
+    if !parsed.username().is_empty() {
+        let decode = |s: &str| percent_encoding_decode(s);
+        proxy = proxy.basic_auth(
+            &decode(parsed.username()),
+            &decode(parsed.password().unwrap_or("")),
+        );
+    }
+    let bypass: Vec<String> = bypass_list(policy)
+        .into_iter()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+        .collect();
+    proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&bypass.join(",")));
+    Ok(builder.proxy(proxy))
+}
+
+fn percent_encoding_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(json: &str) -> Policy {
+        Policy::from_json(json).unwrap().0
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("http://teacher:s3cr%40t@proxy.school.tw:3128"),
+            "http://teacher:***@proxy.school.tw:3128"
+        );
+        assert_eq!(redact("proxy:3128"), "proxy:3128");
+        assert_eq!(redact("u:p@w@proxy:3128/x@y"), "u:***@proxy:3128/x@y");
+        assert_eq!(redact("http://u@proxy/"), "http://u@proxy/");
+        let c = choice(&policy(r#"{"ProxyUrl":"http://t:s3cret@127.0.0.1:3128"}"#));
+        assert_eq!(c.source, "policy");
+        assert!(c.authenticated);
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn bypass_defaults_to_loopback_and_an_empty_list_bypasses_nothing() {
+        assert_eq!(
+            bypass_list(&policy(r#"{"ProxyUrl":"http://127.0.0.1:3128"}"#)),
+            ["localhost", "127.0.0.1", "[::1]"]
+        );
+        assert!(bypass_list(&policy(r#"{"ProxyUrl":"http://p:1","ProxyBypass":[]}"#)).is_empty());
+        assert_eq!(
+            bypass_list(&policy(r#"{"ProxyBypass":["intra.school.tw", " "]}"#)),
+            ["intra.school.tw"]
+        );
+        assert_eq!(choice(&Policy::default()).source, "system");
+    }
+
+    #[test]
+    fn user_info_is_decoded() {
+        assert_eq!(percent_encoding_decode("s3cr%40t+x"), "s3cr@t+x");
+    }
+
+    #[test]
+    fn unsupported_or_broken_proxies_are_refused() {
+        for bad in ["socks5://127.0.0.1:1080", "not a url"] {
+            let p = policy(&format!(r#"{{"ProxyUrl":{bad:?}}}"#));
+            let err = apply(&p, reqwest::Client::builder()).unwrap_err();
+            assert_eq!(err.code(), "policy.invalid", "{bad}");
+            assert!(!err.to_string().contains("s3cret"));
+        }
+    }
+}
