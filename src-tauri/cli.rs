@@ -169,25 +169,25 @@ async fn doctor(desktop: &Desktop) {
     println!("data dir: {}", desktop.paths.data_dir.display());
     println!("database: {}", desktop.paths.database().display());
     println!("log dir: {}", desktop.paths.log_dir.display());
-    if desktop.policy.sources.is_empty() {
+    if desktop.loaded_policy().sources.is_empty() {
         println!("policy: none (looked at {})", policy_location());
     } else {
-        println!("policy: {}", desktop.policy.sources.join(" > "));
+        println!("policy: {}", desktop.loaded_policy().sources.join(" > "));
     }
     for key in policy::KEYS {
-        if let Some(v) = desktop.policy.policy.display(key) {
-            let from = desktop.policy.source_of(key).unwrap_or("policy");
+        if let Some(v) = desktop.policy().display(key) {
+            let from = desktop.loaded_policy().source_of(key).unwrap_or("policy");
             println!("  {key} = {v}    [{from}]");
         }
     }
-    for p in &desktop.policy.problems {
+    for p in &desktop.loaded_policy().problems {
         println!("  problem: {p}");
     }
     println!(
         "browser: {}",
         std::env::var("EDUCLOUD_BROWSER")
             .ok()
-            .or_else(|| desktop.policy.policy.browser_command.clone())
+            .or_else(|| desktop.policy().browser_command.clone())
             .unwrap_or_else(|| "system default".into())
     );
     println!("webview: {}", webview_version());

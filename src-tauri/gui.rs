@@ -50,7 +50,7 @@ pub fn choose_webview_rendering() {
 pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
     let desktop = Arc::new(desktop);
     let session = Arc::new(SessionState::new(SessionVault::os()));
-    let shared_device = desktop.policy.policy.shared_device();
+    let shared_device = desktop.policy().shared_device();
     let on_exit = (Arc::clone(&desktop), Arc::clone(&session));
     let clock = LaunchClock::new(started);
     clock.mark("desktop_open");

@@ -25,7 +25,7 @@ pub async fn check_once(app: tauri::AppHandle, desktop: Arc<Desktop>) {
         Ok(env) => env,
         Err(e) => return tracing::warn!(error = %e, "update check: no environment"),
     };
-    let policy = &desktop.policy.policy;
+    let policy = desktop.policy();
     let gate = policy.update_gate(
         env.value.kind,
         env.origin == Origin::Environment,
@@ -44,7 +44,7 @@ pub async fn check_once(app: tauri::AppHandle, desktop: Arc<Desktop>) {
         .into_iter()
         .flatten()
         .filter_map(|e| e.as_str())
-        .filter_map(|e| url::Url::parse(&channel_endpoint(e, &channel)).ok())
+        .filter_map(|e| url::Url::parse(&channel_endpoint(e, channel)).ok())
         .collect();
     if endpoints.is_empty() {
         return tracing::info!("update check skipped: this build has no update endpoint");
@@ -88,7 +88,7 @@ pub async fn check_once(app: tauri::AppHandle, desktop: Arc<Desktop>) {
     };
     match update {
         Ok(Some(update)) => {
-            tracing::info!(version = %update.version, channel, "update available, downloading");
+            tracing::info!(version = %update.version, channel = %channel, "update available, downloading");
             match update.download(|_, _| {}, || {}).await {
                 Ok(bytes) => {
                     if let Some(slot) = app.try_state::<PendingUpdate>() {
@@ -99,7 +99,7 @@ pub async fn check_once(app: tauri::AppHandle, desktop: Arc<Desktop>) {
                 Err(e) => tracing::warn!(error = %e, "update download failed"),
             }
         }
-        Ok(None) => tracing::info!(channel, "no update"),
+        Ok(None) => tracing::info!(channel = %channel, "no update"),
         Err(e) => tracing::warn!(error = %e, "update check failed"),
     }
 }

@@ -167,7 +167,7 @@ pub async fn app_info(
     clock: State<'_, LaunchClock>,
 ) -> CmdResult<AppInfo> {
     clock.mark("app_info");
-    let policy = &desktop.policy.policy;
+    let policy = desktop.policy();
     let env = desktop.environment()?;
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION"),
@@ -177,7 +177,7 @@ pub async fn app_info(
         service_url: desktop.service().map(|s| s.base_url.to_string()),
         shared_device: policy.shared_device(),
         registration_enabled: !policy.disable_registration.unwrap_or(false),
-        policy_problems: desktop.policy.problems.clone(),
+        policy_problems: desktop.loaded_policy().problems.clone(),
         locked_settings: policy.set_keys(),
     })
 }
@@ -207,7 +207,7 @@ pub fn ui_ready(
 #[tauri::command]
 pub async fn set_language(desktop: State<'_, Arc<Desktop>>, language: String) -> CmdResult<()> {
     Ok(settings::set_language(
-        &desktop.policy.policy,
+        desktop.policy(),
         &desktop.store,
         &language,
     )?)

@@ -108,7 +108,7 @@ pub async fn save_draft(
 ) -> CmdResult<bool> {
     Ok(registration::save(
         &desktop.store,
-        &desktop.policy.policy,
+        desktop.policy(),
         &draft,
     )?)
 }
@@ -116,7 +116,7 @@ pub async fn save_draft(
 #[tauri::command]
 pub async fn load_draft(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Option<RegistrationDraft>> {
     registration::warm_up_in_background();
-    Ok(registration::load(&desktop.store, &desktop.policy.policy)?)
+    Ok(registration::load(&desktop.store, desktop.policy())?)
 }
 
 #[tauri::command]

@@ -43,7 +43,7 @@ pub async fn counties(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Counties> {
     let directory = CountyDirectory::load(&desktop).await?;
     Ok(Counties {
         counties: directory.listings(),
-        default_county: settings::default_county(&desktop.policy.policy, &desktop.store)?.into(),
+        default_county: settings::default_county(desktop.policy(), &desktop.store)?.into(),
     })
 }
 
@@ -90,14 +90,14 @@ pub async fn start_county_sign_in(
     if slot.as_ref().is_some_and(|h| !h.is_finished()) {
         return Err(CoreError::SignInPending.into());
     }
-    let english = settings::language(&desktop.policy.policy, &desktop.store)?.value == "en";
+    let english = settings::language(desktop.policy(), &desktop.store)?.value == "en";
     let (tx, rx) = oneshot::channel();
     let progress = Progress {
         tx: std::sync::Mutex::new(Some(tx)),
         english,
     };
     let (desktop_c, session_c) = (Arc::clone(&desktop), Arc::clone(&session));
-    let _ = settings::set_default_county(&desktop.policy.policy, &desktop.store, &county);
+    let _ = settings::set_default_county(desktop.policy(), &desktop.store, &county);
     let handle = tokio::spawn(async move {
         session_c
             .sign_in_county(&desktop_c, &county, stay_signed_in, &progress)
@@ -163,7 +163,7 @@ fn account_dto(account: Account, english: bool) -> AccountDto {
 }
 
 fn english(desktop: &Desktop) -> bool {
-    settings::language(&desktop.policy.policy, &desktop.store)
+    settings::language(desktop.policy(), &desktop.store)
         .map(|l| l.value == "en")
         .unwrap_or(false)
 }

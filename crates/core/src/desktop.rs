@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::browser::{BrowserOpener, SystemBrowser};
 use crate::paths::AppPaths;
-use crate::policy::{EnvironmentKind, LoadedPolicy};
+use crate::policy::{EnvironmentKind, LoadedPolicy, Policy};
 use crate::store::Store;
 use crate::{settings, CoreError, Result};
 
@@ -24,7 +24,7 @@ pub struct ServiceEndpoint {
 pub struct Desktop {
     pub paths: AppPaths,
     pub store: Store,
-    pub policy: LoadedPolicy,
+    policy: LoadedPolicy,
     pub browser: Arc<dyn BrowserOpener>,
     service: OnceCell<ServiceEndpoint>,
 }
@@ -34,7 +34,7 @@ impl Desktop {
     pub fn open(paths: AppPaths, policy: LoadedPolicy) -> Result<Self> {
         paths.ensure()?;
         let store = Store::open(&paths.database())?;
-        let browser = Arc::new(SystemBrowser::new(policy.policy.browser_command.clone()));
+        let browser = Arc::new(SystemBrowser::new(policy.policy().browser_command.clone()));
         Ok(Desktop {
             paths,
             store,
@@ -42,6 +42,17 @@ impl Desktop {
             browser,
             service: OnceCell::new(),
         })
+    }
+
+    /// The policy in force (what every rule of the app asks).
+    pub fn policy(&self) -> &Policy {
+        self.policy.policy()
+    }
+
+    /// The policy with its sources and problems (for `doctor` and the
+    /// diagnostics view).
+    pub fn loaded_policy(&self) -> &LoadedPolicy {
+        &self.policy
     }
 
     /// Replaces the browser launcher (tests).
@@ -52,7 +63,7 @@ impl Desktop {
 
     /// The resolved environment choice (before any sandbox is started).
     pub fn environment(&self) -> Result<settings::Resolved<settings::EnvironmentChoice>> {
-        settings::environment(&self.policy.policy, &self.store)
+        settings::environment(self.policy(), &self.store)
     }
 
     /// Sets the service once it is known (the embedded sandbox's URL, or the

@@ -196,13 +196,13 @@ impl CountyDirectory {
     /// the cache when fresh) merged with the desktop's policy.
     pub async fn load(desktop: &Desktop) -> Result<Self> {
         let config = service_configuration(desktop, false).await?;
-        Ok(Self::from_configuration(&config, &desktop.policy.policy))
+        Ok(Self::from_configuration(&config, desktop.policy()))
     }
 
     /// Like [`load`](Self::load) but always fetches the configuration.
     pub async fn refresh(desktop: &Desktop) -> Result<Self> {
         let config = service_configuration(desktop, true).await?;
-        Ok(Self::from_configuration(&config, &desktop.policy.policy))
+        Ok(Self::from_configuration(&config, desktop.policy()))
     }
 
     /// The counties in display order.
@@ -342,7 +342,7 @@ pub async fn service_configuration(desktop: &Desktop, fresh: bool) -> Result<Ser
             }
         }
     }
-    let http = http_client(&desktop.policy.policy)?;
+    let http = http_client(desktop.policy())?;
     let config = EduCloudClient::fetch_configuration(&http, &service).await?;
     let api_base = Url::parse(&config.api_base).map_err(|e| CoreError::BadResponse {
         what: "Education Cloud".into(),

@@ -360,7 +360,7 @@ pub fn check_form(input: &RegistrationInput, policy: &PasswordPolicy) -> Vec<Rul
 
 /// The consent text in the UI's language.
 pub async fn terms(desktop: &Desktop) -> Result<Terms> {
-    let lang = settings::language(&desktop.policy.policy, &desktop.store)?.value;
+    let lang = settings::language(desktop.policy(), &desktop.store)?.value;
     EduCloudClient::for_desktop(desktop)
         .await?
         .terms(&lang)
@@ -409,7 +409,7 @@ pub async fn submit(
     county: Option<&VerifiedCounty>,
     avatar: Option<&str>,
 ) -> Result<RegistrationResponse> {
-    if desktop.policy.policy.disable_registration.unwrap_or(false) {
+    if desktop.policy().disable_registration.unwrap_or(false) {
         return Err(CoreError::RegistrationDisabled);
     }
     let policy = password_policy(desktop).await;

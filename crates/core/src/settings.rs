@@ -4,13 +4,14 @@
 
 use serde::Serialize;
 
-use crate::policy::{EnvironmentKind, Policy};
+use crate::policy::{EnvironmentKind, Language, Policy};
 use crate::store::Store;
 use crate::{CoreError, Result};
 
 /// The service URL used for `production` when nothing overrides it.
 pub const PRODUCTION_SERVICE_URL: &str = "https://cloud.edu.tw/";
 
+/// The UI languages, as stored and as the UI names them.
 pub const LANGUAGES: &[&str] = &["zh-TW", "en"];
 
 /// Where a resolved value came from.
@@ -67,11 +68,8 @@ pub fn language(policy: &Policy, store: &Store) -> Result<Resolved<String>> {
     let user = store
         .setting("language")?
         .filter(|l| LANGUAGES.contains(&l.as_str()));
-    let pol = policy
-        .language
-        .clone()
-        .filter(|l| LANGUAGES.contains(&l.as_str()));
-    Ok(resolve(pol, user, "zh-TW".to_string()))
+    let pol = policy.language.map(|l| l.as_str().to_string());
+    Ok(resolve(pol, user, Language::ZhTw.as_str().to_string()))
 }
 
 /// Changes the UI language unless policy fixes it.
@@ -79,10 +77,10 @@ pub fn set_language(policy: &Policy, store: &Store, lang: &str) -> Result<()> {
     if policy.language.is_some() {
         return Err(CoreError::PolicyLocked("Language"));
     }
-    if !LANGUAGES.contains(&lang) {
+    let Some(lang) = Language::parse(lang) else {
         return Err(CoreError::invalid("language", "language.unsupported"));
-    }
-    store.set_setting("language", lang)
+    };
+    store.set_setting("language", lang.as_str())
 }
 
 /// The county preselected in the drop-down.

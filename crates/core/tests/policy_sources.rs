@@ -8,7 +8,9 @@
 mod policy {
     use std::path::{Path, PathBuf};
 
-    use educloud_core::policy::{macos, windows, EnvironmentKind, LoadedPolicy, Policy, KEYS};
+    use educloud_core::policy::{
+        macos, windows, EnvironmentKind, Language, LoadedPolicy, Policy, UpdateChannel, KEYS,
+    };
     use secrecy::ExposeSecret;
 
     fn fixture(name: &str) -> PathBuf {
@@ -33,14 +35,14 @@ mod policy {
         let hklm = r"fixture [HKEY_LOCAL_MACHINE\SOFTWARE\Policies\EduCloud\Desktop]";
         let hkcu = r"fixture [HKEY_CURRENT_USER\SOFTWARE\Policies\EduCloud\Desktop]";
         assert_eq!(l.sources, [hklm, hkcu], "the other app's key is not read");
-        let p = &l.policy;
+        let p = l.policy();
         // Machine wins where both set a key.
         assert_eq!(p.shared_device, Some(true));
         assert_eq!(p.default_county.as_deref(), Some("ntpc"));
         assert_eq!(l.source_of("SharedDevice"), Some(hklm));
         // The user fills what the machine leaves open.
-        assert_eq!(p.language.as_deref(), Some("en"));
-        assert_eq!(p.update_channel.as_deref(), Some("beta"));
+        assert_eq!(p.language, Some(Language::En));
+        assert_eq!(p.update_channel, Some(UpdateChannel::Beta));
         assert_eq!(p.disable_registration, Some(true));
         assert_eq!(l.source_of("Language"), Some(hkcu));
         assert_eq!(
@@ -99,7 +101,7 @@ mod policy {
         let mut l = LoadedPolicy::default();
         macos::add_managed_preferences(&mut l, root.path(), Some("teacher"));
         assert_eq!(l.sources.len(), 2);
-        let p = &l.policy;
+        let p = l.policy();
         assert_eq!(p.environment, Some(EnvironmentKind::Custom));
         assert_eq!(
             p.service_url.as_deref(),
@@ -123,7 +125,7 @@ mod policy {
         );
         assert_eq!(lab.scopes.as_deref().unwrap(), ["openid"]);
         assert_eq!(p.disable_updates, Some(true), "integer 1 is a switch");
-        assert_eq!(p.language.as_deref(), Some("en"));
+        assert_eq!(p.language, Some(Language::En));
         assert_eq!(p.disable_registration, None);
         assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
         assert!(l.problems[0].contains("DisableRegistration: ignored, expected 0 or 1"));
@@ -132,7 +134,7 @@ mod policy {
         let mut other = LoadedPolicy::default();
         macos::add_managed_preferences(&mut other, root.path(), Some("student"));
         assert_eq!(other.sources.len(), 1);
-        assert_eq!(other.policy.default_county, None);
+        assert_eq!(other.policy().default_county, None);
     }
 
     #[test]
@@ -149,8 +151,8 @@ mod policy {
         assert!(problems.is_empty());
         l.add("HKLM".into(), machine);
         l.add_file(&f);
-        assert_eq!(l.policy.language.as_deref(), Some("zh-TW"));
-        assert_eq!(l.policy.shared_device, Some(true));
+        assert_eq!(l.policy().language, Some(Language::ZhTw));
+        assert_eq!(l.policy().shared_device, Some(true));
         assert_eq!(
             l.source_of("SharedDevice"),
             Some(f.display().to_string().as_str())
@@ -215,8 +217,8 @@ mod policy {
         let mut l = LoadedPolicy::default();
         windows::add_reg_export(&mut l, "example", &sections);
         assert!(l.problems.is_empty(), "{:?}", l.problems);
-        assert_eq!(l.policy.set_keys(), KEYS);
-        assert!(l.policy.check().is_empty(), "{:?}", l.policy.check());
+        assert_eq!(l.policy().set_keys(), KEYS);
+        assert!(l.policy().check().is_empty(), "{:?}", l.policy().check());
     }
 
     /// Every key has a policy in the ADMX, under the policy key, and both

@@ -54,7 +54,7 @@ pub async fn check_county(desktop: &Desktop, idp: &CountyIdp) -> CountyHealth {
     let started = Instant::now();
     let result = async {
         let http = IdpHttp {
-            client: crate::api::http_client(&desktop.policy.policy)?,
+            client: crate::api::http_client(desktop.policy())?,
         };
         let provider =
             Provider::resolve(idp, http, MetadataCache::refreshing(&desktop.store)).await?;

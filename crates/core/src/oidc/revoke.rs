@@ -33,7 +33,7 @@ pub async fn revoke_county_credential(
     else {
         return Ok(false);
     };
-    let http = crate::api::http_client(&desktop.policy.policy)?;
+    let http = crate::api::http_client(desktop.policy())?;
     revoke_access_token(
         &http,
         &revocation.endpoint,

@@ -75,11 +75,11 @@ pub async fn start_county_sign_in(
 ) -> Result<PendingSignIn> {
     let guard = gate.acquire()?;
     let http = IdpHttp {
-        client: crate::api::http_client(&desktop.policy.policy)?,
+        client: crate::api::http_client(desktop.policy())?,
     };
     let lang = match options.lang {
         Some(l) => l,
-        None => crate::settings::language(&desktop.policy.policy, &desktop.store)?.value,
+        None => crate::settings::language(desktop.policy(), &desktop.store)?.value,
     };
     let mut provider = Provider::resolve(idp, http, MetadataCache::new(&desktop.store)).await?;
     let loopback = LoopbackRedirect::bind(&idp.code, &lang).await?;

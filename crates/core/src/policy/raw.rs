@@ -10,34 +10,8 @@
 
 use serde_json::{Map, Value};
 
+use super::keys::Shape;
 use super::{Policy, KEYS};
-
-/// The shape a key's value takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Bool,
-    Text,
-    /// A string matched case-insensitively (`Environment`).
-    Lowercase,
-    /// A list of strings: an array, or one string separated by `;`, `,` or
-    /// line breaks.
-    List,
-    /// A JSON object: an object (plist dictionary), or JSON text (one
-    /// string, or the lines of a multi-line string joined).
-    Object,
-}
-
-fn shape(key: &str) -> Shape {
-    match key {
-        "AllowStaySignedIn" | "SharedDevice" | "DisableRegistration" | "DisableUpdates" => {
-            Shape::Bool
-        }
-        "AllowedCounties" | "ExtraCaCertificates" => Shape::List,
-        "CountyOverrides" => Shape::Object,
-        "Environment" => Shape::Lowercase,
-        _ => Shape::Text,
-    }
-}
 
 /// A value's kind in words, for problems.
 fn kind(v: &Value) -> &'static str {
@@ -142,7 +116,10 @@ pub(crate) fn policy_from_values(
             problems.push(format!("unknown key {name}"));
             continue;
         };
-        let coerced = value.and_then(|v| coerce(shape(key), v));
+        let Some(shape) = Policy::shape(key) else {
+            continue;
+        };
+        let coerced = value.and_then(|v| coerce(shape, v));
         let checked = coerced.and_then(|v| match v {
             None => Ok(None),
             Some(v) => {
@@ -212,7 +189,7 @@ mod tests {
             p.county_overrides.unwrap()["kl"].client_id.as_deref(),
             Some("x")
         );
-        assert_eq!(p.language.as_deref(), Some("en"));
+        assert_eq!(p.language, Some(super::super::Language::En));
         assert_eq!(p.browser_command, None, "empty text means not set");
     }
 
@@ -251,7 +228,7 @@ mod tests {
             ],
             |n| n.starts_with("Payload"),
         );
-        assert_eq!(p.language.as_deref(), Some("zh-TW"));
+        assert_eq!(p.language, Some(super::super::Language::ZhTw));
         assert_eq!(
             problems,
             [
