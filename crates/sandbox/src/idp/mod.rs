@@ -12,13 +12,20 @@
 //! Architecture invariant: the IdPs know nothing of Education Cloud accounts;
 //! the cloud half knows the IdPs only through this module's public API.
 
+mod admin;
+mod authorize;
 mod error;
 mod grants;
-mod handlers;
+mod http;
 mod keys;
+mod login;
+mod logout;
+mod metadata;
 mod pages;
 pub mod profile;
 mod redirect;
+mod resources;
+mod token;
 mod users;
 
 use std::path::PathBuf;
@@ -30,7 +37,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use error::IdpError;
-pub use handlers::router;
+pub use http::router;
 pub use keys::KEY_FILE;
 /// HTML-escapes text (element content and quoted attributes).
 pub use pages::esc as escape_html;
@@ -378,7 +385,7 @@ impl IdpRegistry {
             .map(|s| s.to_string())
             .collect();
         let now = self.now();
-        handlers::sign_id_token(c, user, client_id, &scopes, nonce, now, now)
+        token::sign_id_token(c, user, client_id, &scopes, nonce, now, now)
     }
 
     /// Test support for the cloud half: issues a live access token for a
