@@ -735,6 +735,10 @@ enum BrowserMode {
     Idle,
     /// The launcher fails.
     Broken,
+    /// Before the browser comes back, another local program sends the
+    /// loopback port requests that are not the redirect (a wrong state, no
+    /// state, a POST with the right state); then the browser follows.
+    StrayFirst,
 }
 
 /// A page the browser ended on.
@@ -748,6 +752,8 @@ struct FakeBrowser {
     mode: Mutex<BrowserMode>,
     opened: AtomicUsize,
     pages: Arc<Mutex<Vec<Page>>>,
+    /// What the stray requests of [`BrowserMode::StrayFirst`] got.
+    strays: Arc<Mutex<Vec<Page>>>,
 }
 
 impl FakeBrowser {
@@ -756,6 +762,7 @@ impl FakeBrowser {
             mode: Mutex::new(mode),
             opened: AtomicUsize::new(0),
             pages: Arc::new(Mutex::new(Vec::new())),
+            strays: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -823,6 +830,35 @@ async fn visit(url: String, pages: Arc<Mutex<Vec<Page>>>, twice: bool) {
     let _ = one.await;
 }
 
+/// Requests a local program could send the loopback port before the real
+/// redirect arrives (it knows the port, not the state; or the state, not
+/// the method).
+async fn send_strays(authorize_url: String, strays: Arc<Mutex<Vec<Page>>>) {
+    let url = url::Url::parse(&authorize_url).unwrap();
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let (redirect_uri, state) = (param("redirect_uri"), param("state"));
+    let client = plain_client();
+    for (method, query) in [
+        (reqwest::Method::GET, "code=forged&state=forged".to_string()),
+        (reqwest::Method::GET, "error=access_denied".to_string()),
+        (reqwest::Method::POST, format!("code=forged&state={state}")),
+    ] {
+        let r = client
+            .request(method, format!("{redirect_uri}?{query}"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap_or_default();
+        strays.lock().unwrap().push(Page { status, body });
+    }
+}
+
 impl BrowserOpener for FakeBrowser {
     fn open(&self, url: &str) -> educloud_core::Result<()> {
         self.opened.fetch_add(1, Ordering::SeqCst);
@@ -830,6 +866,15 @@ impl BrowserOpener for FakeBrowser {
         match mode {
             BrowserMode::Broken => Err(CoreError::BrowserLaunch("no browser here".into())),
             BrowserMode::Idle => Ok(()),
+            BrowserMode::StrayFirst => {
+                let (url, pages, strays) =
+                    (url.to_string(), self.pages.clone(), self.strays.clone());
+                tokio::spawn(async move {
+                    send_strays(url.clone(), strays).await;
+                    visit(url, pages, false).await;
+                });
+                Ok(())
+            }
             BrowserMode::Follow | BrowserMode::FollowTwice => {
                 tokio::spawn(visit(
                     url.to_string(),
@@ -1189,11 +1234,54 @@ async fn insecure_endpoints_are_refused() {
     );
 }
 
+/// A redirect with another state is not this sign-in's: refused with a
+/// 400 page, the code never redeemed, and the app keeps waiting (here until
+/// a short timeout) instead of ending the sign-in.
 #[tokio::test]
-async fn state_mismatch_is_rejected_without_redeeming_the_code() {
+async fn a_redirect_with_another_state_is_refused_and_the_sign_in_keeps_waiting() {
     let r = rig(tamper(|t| t.redirect_state = Some("forged-state".into()))).await;
-    r.rejected("signin.state_mismatch").await;
+    let gate = SignInGate::new();
+    let short = SignInOptions {
+        timeout: Duration::from_secs(2),
+        ..options()
+    };
+    let pending = start_county_sign_in(&r.desktop, &r.hostile.county(), &gate, short)
+        .await
+        .unwrap();
+    let err = pending.wait(&r.desktop).await.unwrap_err();
+    assert_eq!(err.code(), "signin.timed_out", "{err:?}");
+    let pages = r.browser.pages(1).await;
+    assert_eq!(pages[0].status, 400, "{pages:?}");
+    assert!(pages[0].body.contains("這不是目前的登入回應"), "{pages:?}");
     assert_eq!(r.hostile.log().token_calls, 0, "the code was redeemed");
+}
+
+/// Issue 12 item 5: stray requests on the loopback port before the real
+/// redirect (a local program that found the port) get 400 pages and do not
+/// end the sign-in; the real redirect still signs in.
+#[tokio::test]
+async fn stray_requests_before_the_redirect_do_not_end_the_sign_in() {
+    let r = rig_with(
+        Tamper::default(),
+        BrowserMode::StrayFirst,
+        Policy::default(),
+    )
+    .await;
+    let verified = r
+        .sign_in()
+        .await
+        .expect("a stray request ended the sign-in");
+    assert_eq!(verified.identity.sub, "hostile-sub-1");
+    let strays = r.browser.strays.lock().unwrap().clone();
+    assert_eq!(strays.len(), 3, "{strays:?}");
+    for page in &strays {
+        assert_eq!(page.status, 400, "{page:?}");
+        assert!(page.body.contains("這不是目前的登入回應"), "{page:?}");
+    }
+    let pages = r.browser.pages(1).await;
+    assert_eq!(pages[0].status, 200, "{pages:?}");
+    assert!(pages[0].body.contains("登入完成"), "{pages:?}");
+    assert_eq!(r.hostile.log().token_calls, 1);
 }
 
 #[tokio::test]

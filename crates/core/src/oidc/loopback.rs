@@ -10,24 +10,32 @@
 //!   `SO_EXCLUSIVEADDRUSE` before `bind` (RFC 8252 Appendix B.3), so no
 //!   other program can bind the same port and take the redirect.
 //! - One path per county (`/callback/{county}`, §8.10); anything else is 404.
-//! - The FIRST request on that path is the authorization response; it is
-//!   handed to the flow, and the browser waits for the flow's verdict, so the
-//!   page it shows says what really happened. Any later request gets "this
-//!   sign-in has ended" and is not used.
+//! - Only a `GET` on that path carrying this sign-in's `state` (set with
+//!   [`LoopbackRedirect::expect_state`]; compared as SHA-256 digests, only
+//!   the digest is kept here) is the authorization response. Anything else
+//!   — another method, no `state`, a wrong or repeated one — is a stray: it
+//!   gets a 400 page ("not this sign-in"), is logged without its values,
+//!   and the listener keeps waiting for the real redirect until the flow's
+//!   timeout or cancel. So a local process or a web page that finds the
+//!   port cannot end the sign-in with one forged request.
+//! - The real redirect is handed to the flow, and the browser waits for the
+//!   flow's verdict, so the page it shows says what really happened. Any
+//!   later request gets "this sign-in has ended" and is not used.
 //! - Pages are sent with `Cache-Control: no-store`, `Referrer-Policy:
 //!   no-referrer` (the URL holds the code) and a CSP that forbids everything
 //!   but the inline style.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::any;
 use axum::Router;
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -67,7 +75,35 @@ impl Callback {
 #[derive(Clone)]
 struct Shared {
     slot: Arc<Mutex<Option<oneshot::Sender<Callback>>>>,
+    /// SHA-256 of this sign-in's `state` (unset: every request is a stray).
+    expected_state: Arc<OnceLock<[u8; 32]>>,
     lang: Arc<str>,
+}
+
+fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+/// Why a request on the callback port is not this sign-in's redirect
+/// (logged; the request's values never are).
+fn stray_reason(
+    shared: &Shared,
+    method: &Method,
+    params: &[(String, String)],
+) -> Option<&'static str> {
+    if method != Method::GET {
+        return Some("not a GET");
+    }
+    let mut states = params.iter().filter(|(k, _)| k == "state");
+    let (Some((_, state)), None) = (states.next(), states.next()) else {
+        return Some("no single state");
+    };
+    match shared.expected_state.get() {
+        None => Some("no sign-in is waiting"),
+        // Digests: no early exit on the first differing byte of the state.
+        Some(expected) if digest(state) != *expected => Some("another state"),
+        Some(_) => None,
+    }
 }
 
 /// A listening loopback redirect endpoint for one sign-in.
@@ -75,6 +111,7 @@ pub struct LoopbackRedirect {
     redirect_uri: Url,
     addr: SocketAddr,
     rx: Option<oneshot::Receiver<Callback>>,
+    expected_state: Arc<OnceLock<[u8; 32]>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -110,17 +147,40 @@ fn page_response(status: StatusCode, outcome: &PageOutcome, lang: &str) -> Respo
     resp
 }
 
-async fn on_callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Response {
+async fn on_callback(
+    State(shared): State<Shared>,
+    method: Method,
+    RawQuery(query): RawQuery,
+) -> Response {
     let received_at = Instant::now();
-    let sender = shared.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let Some(sender) = sender else {
-        tracing::info!("a second or late redirect was answered with 'ended'");
-        return page_response(StatusCode::BAD_REQUEST, &PageOutcome::Ended, &shared.lang);
-    };
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+    // The lock is held only in this block (never across an await).
+    let taken = {
+        let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            Err(PageOutcome::Ended)
+        } else if let Some(reason) = stray_reason(&shared, &method, &params) {
+            tracing::info!(
+                reason,
+                "a request that is not this sign-in's redirect was refused; still waiting"
+            );
+            Err(PageOutcome::Stray)
+        } else {
+            slot.take().ok_or(PageOutcome::Ended)
+        }
+    };
+    let sender = match taken {
+        Ok(sender) => sender,
+        Err(outcome) => {
+            if outcome == PageOutcome::Ended {
+                tracing::info!("a second or late redirect was answered with 'ended'");
+            }
+            return page_response(StatusCode::BAD_REQUEST, &outcome, &shared.lang);
+        }
+    };
     let (reply, verdict) = oneshot::channel();
     if sender
         .send(Callback {
@@ -237,12 +297,14 @@ impl LoopbackRedirect {
         let redirect_uri = Url::parse(&format!("http://{host}:{}{path}", addr.port()))
             .map_err(|e| CoreError::Internal(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
+        let expected_state = Arc::new(OnceLock::new());
         let shared = Shared {
             slot: Arc::new(Mutex::new(Some(tx))),
+            expected_state: expected_state.clone(),
             lang: Arc::from(lang),
         };
         let app = Router::new()
-            .route(&path, get(on_callback))
+            .route(&path, any(on_callback))
             .fallback(not_found)
             .with_state(shared);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -261,6 +323,7 @@ impl LoopbackRedirect {
             redirect_uri,
             addr,
             rx: Some(rx),
+            expected_state,
             shutdown: Some(stop_tx),
             task: Some(task),
         })
@@ -269,6 +332,12 @@ impl LoopbackRedirect {
     /// `http://127.0.0.1:{port}/callback/{county}`.
     pub fn redirect_uri(&self) -> &Url {
         &self.redirect_uri
+    }
+
+    /// Sets this sign-in's `state`: from now on only a `GET` carrying it
+    /// is taken as the redirect. Set once; later calls are ignored.
+    pub(crate) fn expect_state(&self, state: &str) {
+        let _ = self.expected_state.set(digest(state));
     }
 
     /// The bound address.
@@ -347,7 +416,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn first_request_is_taken_later_ones_see_ended_and_the_port_closes() {
+    async fn the_redirect_is_taken_later_ones_see_ended_and_the_port_closes() {
         let mut lb = LoopbackRedirect::bind("ntpc", "zh-TW").await.unwrap();
         let uri = lb.redirect_uri().clone();
         assert_eq!(uri.host_str(), Some("127.0.0.1"));
@@ -356,11 +425,12 @@ mod tests {
         assert_eq!(get(&format!("{base}/favicon.ico")).await.0, 404);
         assert_eq!(get(&format!("{base}/callback/kh?code=x")).await.0, 404);
 
+        lb.expect_state("s1");
         let first = tokio::spawn(get(format!("{uri}?code=c1&state=s1").leak()));
         let cb = lb.next().await.unwrap();
         assert_eq!(cb.param("code").unwrap(), Some("c1"));
         // A second redirect while the first is being handled.
-        let (status, body) = get(&format!("{uri}?code=c2&state=s2")).await;
+        let (status, body) = get(&format!("{uri}?code=c2&state=s1")).await;
         assert_eq!(status, 400);
         assert!(body.contains("此登入已結束"), "{body}");
         cb.reply
@@ -380,6 +450,7 @@ mod tests {
     #[tokio::test]
     async fn close_closes_the_port_even_while_a_page_waits_for_its_verdict() {
         let mut lb = LoopbackRedirect::bind("ntpc", "en").await.unwrap();
+        lb.expect_state("y");
         let uri = lb.redirect_uri().clone();
         let held = tokio::spawn(async move {
             let c = reqwest::Client::new();
@@ -399,14 +470,61 @@ mod tests {
     #[tokio::test]
     async fn repeated_parameters_are_detectable() {
         let mut lb = LoopbackRedirect::bind("kh", "en").await.unwrap();
+        lb.expect_state("a");
         let uri = lb.redirect_uri().clone();
-        let req = tokio::spawn(get(format!("{uri}?state=a&state=b").leak()));
+        let req = tokio::spawn(get(format!("{uri}?state=a&code=1&code=2").leak()));
         let cb = lb.next().await.unwrap();
-        assert!(cb.param("state").is_err());
-        assert_eq!(cb.param("code").unwrap(), None);
+        assert!(cb.param("code").is_err());
+        assert_eq!(cb.param("iss").unwrap(), None);
         drop(cb); // no verdict: the browser is told the sign-in ended
         let (status, _) = req.await.unwrap();
         assert_eq!(status, 400);
+        lb.close().await;
+    }
+
+    #[tokio::test]
+    async fn stray_requests_get_400_and_the_listener_keeps_waiting_for_the_redirect() {
+        let mut lb = LoopbackRedirect::bind("ntpc", "zh-TW").await.unwrap();
+        let uri = lb.redirect_uri().clone();
+        // Before the state is known, nothing is the redirect.
+        assert_eq!(get(&format!("{uri}?code=c0&state=s1")).await.0, 400);
+        lb.expect_state("s1");
+        let c = reqwest::Client::new();
+        for (method, query) in [
+            ("GET", "code=c1&state=wrong"),
+            ("GET", "code=c1"),
+            ("GET", "error=access_denied"),
+            ("GET", "code=c1&state=s1&state=s1"),
+            ("GET", ""),
+            ("POST", "code=c1&state=s1"),
+            ("PUT", "code=c1&state=s1"),
+        ] {
+            let resp = c
+                .request(method.parse().unwrap(), format!("{uri}?{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 400, "{method} {query}");
+            let body = resp.text().await.unwrap();
+            assert!(
+                body.contains("這不是目前的登入回應"),
+                "{method} {query}: {body}"
+            );
+        }
+        // The real redirect is still taken.
+        let real = tokio::spawn(get(format!("{uri}?code=real&state=s1").leak()));
+        let cb = tokio::time::timeout(Duration::from_secs(10), lb.next())
+            .await
+            .expect("the listener stopped waiting")
+            .unwrap();
+        assert_eq!(cb.param("code").unwrap(), Some("real"));
+        cb.reply
+            .send(PageOutcome::Done {
+                county_zh: "新北市".into(),
+                county_en: "New Taipei City".into(),
+            })
+            .unwrap();
+        assert_eq!(real.await.unwrap().0, 200);
         lb.close().await;
     }
 
@@ -447,6 +565,7 @@ mod tests {
             format!("http://[::1]:{}/callback/kh", lb.local_addr().port())
         );
         // A real round trip over [::1].
+        lb.expect_state("s6");
         let req = tokio::spawn(get(format!("{uri}?code=c6&state=s6").leak()));
         let cb = lb.next().await.unwrap();
         assert_eq!(cb.param("code").unwrap(), Some("c6"));
@@ -480,6 +599,7 @@ mod tests {
     #[tokio::test]
     async fn pages_say_no_store_no_referrer_and_forbid_everything() {
         let mut lb = LoopbackRedirect::bind("ntpc", "zh-TW").await.unwrap();
+        lb.expect_state("y");
         let uri = lb.redirect_uri().clone();
         let req = tokio::spawn(async move {
             let c = reqwest::Client::new();

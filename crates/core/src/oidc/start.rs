@@ -85,6 +85,7 @@ pub async fn start_county_sign_in(
     let loopback = LoopbackRedirect::bind(&idp.code, &lang).await?;
     provider.set_redirect(loopback.redirect_uri())?;
     let request = provider.authorize(options.prompt_login);
+    loopback.expect_state(request.state.secret());
     let browser = desktop.browser.clone();
     let opened = browser.open(request.url.as_str());
     if let Err(e) = &opened {
