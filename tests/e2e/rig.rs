@@ -6,8 +6,9 @@
 //! Every test gets its own temporary HOME/XDG folders (a [`Profile`]), so
 //! nothing lands in the real home and runs do not see each other. Every
 //! process the rig starts is in its own process group and is killed on drop.
-//! Under `CI=true` a missing tool fails the test; elsewhere the test says
-//! what is missing and returns.
+//! A missing tool FAILS the test (it never skips silently). A developer
+//! without a display or the tools may opt out with `EDUCLOUD_E2E_SKIP=1`:
+//! then the test prints `SKIPPED: …` and returns. `scripts/test` unsets it.
 
 #![allow(dead_code)]
 
@@ -65,7 +66,31 @@ pub struct Tools {
     pub chromium: PathBuf,
 }
 
-/// Finds the tools; under CI a missing one is a failure, elsewhere a skip.
+/// The developer's explicit opt-out: `EDUCLOUD_E2E_SKIP=1` (or `true`).
+pub const SKIP_VAR: &str = "EDUCLOUD_E2E_SKIP";
+
+fn skip_allowed() -> bool {
+    std::env::var(SKIP_VAR).is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// A tool or service the test needs is missing: fails the test, unless the
+/// developer opted out with [`SKIP_VAR`] (then says so and returns `false`).
+/// Use it as `if !rig::require(ok, "what is missing") { return; }`.
+pub fn require(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if skip_allowed() {
+        eprintln!("SKIPPED ({SKIP_VAR} is set): {what}");
+        return false;
+    }
+    panic!(
+        "{what}\n(e2e tests fail when a tool is missing: install them with `scripts/setup --test`, \
+         or set {SKIP_VAR}=1 to skip the window tests on a machine without a display)"
+    );
+}
+
+/// Finds the tools; a missing one fails the test (see [`require`]).
 pub fn tools() -> Option<Tools> {
     let found = [
         ("Xvfb (apt: xvfb)", which("Xvfb")),
@@ -89,15 +114,10 @@ pub fn tools() -> Option<Tools> {
         .filter(|(_, p)| p.is_none())
         .map(|(n, _)| *n)
         .collect();
-    if !missing.is_empty() {
-        let msg = format!("e2e tools missing: {}", missing.join(", "));
-        if std::env::var("CI")
-            .map(|v| v == "true" || v == "1")
-            .unwrap_or(false)
-        {
-            panic!("{msg} (CI=true: failing instead of skipping)");
-        }
-        eprintln!("SKIPPED: {msg}");
+    if !require(
+        missing.is_empty(),
+        &format!("e2e tools missing: {}", missing.join(", ")),
+    ) {
         return None;
     }
     let get = |i: usize| found[i].1.clone().expect("checked above");
