@@ -304,6 +304,24 @@ pub struct RefreshRequest {
     pub refresh_token: Secret,
 }
 
+/// `POST api/v1/sessions/revoke` (RFC 7009 style): ends the session family
+/// of `token` — a refresh token (rotated or not, expired or not) or an
+/// access token (expired or not) — without needing a live access token.
+/// Always 204 for a well-formed request, whether or not the token was known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    pub token: Secret,
+    /// [`TOKEN_TYPE_REFRESH`] or [`TOKEN_TYPE_ACCESS`]: where the service
+    /// looks first; any other value is ignored (both kinds are searched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type_hint: Option<String>,
+}
+
+/// [`RevokeRequest::token_type_hint`] for a refresh token.
+pub const TOKEN_TYPE_REFRESH: &str = "refresh_token";
+/// [`RevokeRequest::token_type_hint`] for an access token.
+pub const TOKEN_TYPE_ACCESS: &str = "access_token";
+
 /// A signed-in session: an opaque access token (Bearer, 15 minutes) and a
 /// rotating refresh token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

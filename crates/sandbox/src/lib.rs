@@ -23,9 +23,10 @@
 //!   issuer, `aud` ∋ `expected_aud`, `azp`, `exp` (registry clock); returns
 //!   sub / name / email / role / title / school and a `token_id` (the `jti`)
 //!   for replay detection.
-//! - [`idp::IdpRegistry::identity_for_access_token`]`(county, token)` — the
-//!   Taipei profile's identity behind an access token (what `/api/user` and
-//!   `/api/profile` return), same result type.
+//! - [`idp::IdpRegistry::identity_for_access_token`]`(county, token,
+//!   expected_client)` — the Taipei profile's identity behind an access
+//!   token (what `/api/user` and `/api/profile` return), only for a token
+//!   issued to `expected_client`; same result type.
 //! - [`idp::IdpRegistry::demo_user`] / [`idp::DemoUser::subject_for`] — to
 //!   seed the `{code}bound` accounts with the `sub` the desktop client sees.
 //! - [`idp::IdpRegistry::mint_id_token`] / [`idp::IdpRegistry::mint_access_token`]

@@ -1573,3 +1573,140 @@ async fn a_teacher_logs_in_at_the_county_page_registers_and_signs_in_with_the_sa
     env.sign_in("yilan.teacher@mail.edu.tw", PW).await;
     problem(exchange().await, 401, "token.replayed").await;
 }
+
+/// Issue 12 item 9: a Taipei access token the county issued to another
+/// client (another app the teacher signed in to) signs nobody in here —
+/// neither as a session nor as a registration. Before, any live token with
+/// scope `user` was accepted.
+#[tokio::test]
+async fn a_taipei_access_token_of_another_client_is_refused() {
+    let env = Env::start().await;
+    // tpbound has an Education Cloud account: with the desktop's token it signs in.
+    let other = env
+        .sandbox
+        .idp()
+        .mint_access_token("tp", "tpbound", "another-app")
+        .unwrap();
+    let p = problem(
+        env.post(
+            "sessions",
+            &json!({"method": "county", "county": "tp", "access_token": other}),
+        )
+        .await,
+        401,
+        "token.invalid",
+    )
+    .await;
+    assert!(
+        p.detail.as_deref().unwrap_or("").contains("another client"),
+        "{p:?}"
+    );
+    let other = env
+        .sandbox
+        .idp()
+        .mint_access_token("tp", "tptest", "another-app")
+        .unwrap();
+    let mut body = staff_body("tp", "", "taipei.other");
+    body.as_object_mut().unwrap().remove("id_token");
+    body["access_token"] = json!(other);
+    problem(env.post("registrations", &body).await, 401, "token.invalid").await;
+    // The desktop's own token still works.
+    let mine = env.access_token("tp", "tpbound");
+    let res = env
+        .post(
+            "sessions",
+            &json!({"method": "county", "county": "tp", "access_token": mine}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+/// Issue 12 item 3 (the service's side): after the access token expired
+/// (15 minutes), `DELETE sessions/current` cannot end the session (401), but
+/// `POST sessions/revoke` with the refresh token does: the refresh token
+/// stops working. Unknown tokens get the same 204 (RFC 7009 §2.2).
+#[tokio::test]
+async fn revoke_by_refresh_token_ends_a_session_whose_access_token_expired() {
+    let env = Env::start().await;
+    let s = env.sign_in("parent.demo@example.com", DEMO_PW).await;
+    env.advance(16 * 60).await;
+    let res = env
+        .http
+        .delete(env.api("sessions/current"))
+        .bearer_auth(s.access_token.expose_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the access token has expired");
+    let res = env
+        .post(
+            "sessions/revoke",
+            &json!({"token": s.refresh_token.expose_secret(), "token_type_hint": "refresh_token"}),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let p = problem(
+        env.post(
+            "sessions/refresh",
+            &json!({"refresh_token": s.refresh_token.expose_secret()}),
+        )
+        .await,
+        401,
+        "refresh.invalid",
+    )
+    .await;
+    assert_eq!(p.detail.as_deref(), Some("the session has ended"));
+    // Unknown token, odd hint, again: 204 all the same.
+    for body in [
+        json!({"token": "nobody-has-this"}),
+        json!({"token": s.refresh_token.expose_secret(), "token_type_hint": "x"}),
+    ] {
+        assert_eq!(env.post("sessions/revoke", &body).await.status(), 204);
+    }
+    problem(
+        env.post("sessions/revoke", &json!({"tokn": "x"})).await,
+        400,
+        "request.invalid",
+    )
+    .await;
+}
+
+/// An access token (live or expired) ends its session too, and the family's
+/// rotated refresh tokens with it.
+#[tokio::test]
+async fn revoke_by_access_token_ends_the_whole_family() {
+    let env = Env::start().await;
+    let first = env.sign_in("parent.demo@example.com", DEMO_PW).await;
+    let res = env
+        .post(
+            "sessions/refresh",
+            &json!({"refresh_token": first.refresh_token.expose_secret()}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let second: SessionTokens = res.json().await.unwrap();
+    let res = env
+        .post(
+            "sessions/revoke",
+            &json!({"token": first.access_token.expose_secret(), "token_type_hint": "access_token"}),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    problem(
+        env.get_bearer("me", second.access_token.expose_secret())
+            .await,
+        401,
+        "session.invalid",
+    )
+    .await;
+    problem(
+        env.post(
+            "sessions/refresh",
+            &json!({"refresh_token": second.refresh_token.expose_secret()}),
+        )
+        .await,
+        401,
+        "refresh.invalid",
+    )
+    .await;
+}

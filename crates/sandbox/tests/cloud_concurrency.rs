@@ -146,3 +146,49 @@ async fn one_open_id_racing_to_bind_two_names_binds_once() {
         assert_eq!(p.code, "openid.already_bound");
     }
 }
+
+/// Issue 12 item 9: the throttle counts an attempt before its password hash
+/// is checked, atomically, so twenty parallel wrong passwords for one
+/// account get at most `PER_ACCOUNT.max` hash checks (`auth.invalid_credentials`);
+/// the rest are refused up front (`auth.throttled`, 429 + Retry-After).
+/// Before, every one of them was checked (all answered 401).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_wrong_passwords_get_at_most_the_limit_checked() {
+    let env = Env::start().await;
+    let requests: Vec<_> = (0..20)
+        .map(|i| {
+            let req = env.http.post(env.api("sessions")).json(&serde_json::json!({
+                "method": "password",
+                "email": "parent.demo@example.com",
+                "password": format!("wrong-password-{i}"),
+            }));
+            async move {
+                let res = req.send().await.unwrap();
+                let status = res.status().as_u16();
+                let retry = res.headers().contains_key("retry-after");
+                let problem: Problem = res.json().await.unwrap();
+                (status, problem.code, retry)
+            }
+        })
+        .collect();
+    let results = join_all(requests).await;
+    let checked = results.iter().filter(|(s, _, _)| *s == 401).count();
+    let limit = educloud_sandbox::cloud::throttle::PER_ACCOUNT.max;
+    assert!(
+        (1..=limit).contains(&checked),
+        "{checked} hash checks for {limit} allowed: {results:?}"
+    );
+    for (status, code, retry) in &results {
+        match status {
+            401 => assert_eq!(code, "auth.invalid_credentials"),
+            429 => assert!(code == "auth.throttled" && *retry),
+            other => panic!("unexpected {other} {code}"),
+        }
+    }
+    // The right password is throttled too now (the account is locked out
+    // for the window), as a sequential attacker would find it.
+    let res = env
+        .password_session("parent.demo@example.com", DEMO_PW)
+        .await;
+    problem(res, 429, "auth.throttled").await;
+}

@@ -505,7 +505,10 @@ async fn taipei_profile_full_flow_without_id_token() {
     assert_eq!(profile["organization"], "臺北市立示範國民小學");
     assert_eq!(profile["gender"], "M");
 
-    let cc = h.idp().identity_for_access_token("tp", access).unwrap();
+    let cc = h
+        .idp()
+        .identity_for_access_token("tp", access, CLIENT_ID)
+        .unwrap();
     assert_eq!(cc.sub, user["uuid"].as_str().unwrap());
     assert_eq!(cc.school_id, profile["o"].as_str().unwrap());
     assert_eq!(

@@ -107,7 +107,9 @@ impl CountyVerifier for crate::idp::IdpRegistry {
         Box::pin(async move {
             let claims = match credential {
                 CountyCredential::IdToken(t) => self.verify_id_token(county, t, audience),
-                CountyCredential::AccessToken(t) => self.identity_for_access_token(county, t),
+                CountyCredential::AccessToken(t) => {
+                    self.identity_for_access_token(county, t, audience)
+                }
             }
             .map_err(|e| {
                 use crate::idp::IdpError as E;

@@ -125,6 +125,7 @@ impl Cloud {
             .route("/sessions", post(sessions::create))
             .route("/sessions/refresh", post(sessions::refresh))
             .route("/sessions/current", delete(sessions::delete_current))
+            .route("/sessions/revoke", post(sessions::revoke))
             .route("/me", get(sessions::me))
             .fallback(api_not_found);
         Router::new()

@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use educloud_contract::county;
 use educloud_contract::wire::{
-    code, Account, AccountStatus, RefreshRequest, Secret, SessionRequest, SessionTokens,
-    DESKTOP_CLIENT_ID,
+    code, Account, AccountStatus, RefreshRequest, RevokeRequest, Secret, SessionRequest,
+    SessionTokens, DESKTOP_CLIENT_ID, TOKEN_TYPE_ACCESS,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -119,17 +119,16 @@ async fn password_session(
     let now = cloud.now();
     let account_key = format!("account:{email}");
     let address_key = addr.map(|ip| format!("address:{ip}"));
-    let blocked = cloud
-        .throttle
-        .blocked(&account_key, PER_ACCOUNT, now)
-        .or_else(|| {
-            address_key
-                .as_deref()
-                .and_then(|k| cloud.throttle.blocked(k, PER_ADDRESS, now))
-        });
-    if let Some(wait) = blocked {
-        return Err(ApiError::new(code::AUTH_THROTTLED).retry_after(wait));
+    // The attempt is counted before the hash is checked, atomically for
+    // both limits: parallel wrong passwords cannot all slip through.
+    let mut limits = vec![(account_key.as_str(), PER_ACCOUNT)];
+    if let Some(k) = address_key.as_deref() {
+        limits.push((k, PER_ADDRESS));
     }
+    let reservation = match cloud.throttle.reserve(&limits, now) {
+        Ok(r) => r,
+        Err(wait) => return Err(ApiError::new(code::AUTH_THROTTLED).retry_after(wait)),
+    };
     let found: Option<(i64, String, String)> = cloud
         .db
         .lock()
@@ -140,16 +139,14 @@ async fn password_session(
         )
         .optional()?;
     let phc = found.as_ref().map(|(_, phc, _)| phc.clone());
+    // A wrong password (or no such account) keeps the reserved attempt.
     if !cloud.hasher.verify(password, phc).await? {
-        cloud.throttle.record(&account_key, now);
-        if let Some(k) = &address_key {
-            cloud.throttle.record(k, now);
-        }
         return Err(ApiError::new(code::AUTH_INVALID_CREDENTIALS));
     }
     let Some((id, _, status)) = found else {
         return Err(ApiError::new(code::AUTH_INVALID_CREDENTIALS));
     };
+    cloud.throttle.release(reservation);
     if status != AccountStatus::Active.as_str() {
         return Err(ApiError::new(code::AUTH_NOT_ACTIVATED));
     }
@@ -405,6 +402,45 @@ pub(crate) async fn delete_current(
         "UPDATE session_families SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         params![family, cloud.now()],
     )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST api/v1/sessions/revoke` (RFC 7009 style): ends the session family
+/// a refresh or access token belongs to, whatever that token's state
+/// (expired, rotated): the app can always end a session it holds a token
+/// of, also after its access token expired. 204 whether or not the token
+/// was known, so the answer tells nothing about other people's tokens.
+pub(crate) async fn revoke(
+    State(cloud): AppState,
+    ApiJson(req): ApiJson<RevokeRequest>,
+) -> Result<StatusCode, ApiError> {
+    let token_digest = digest(req.token.expose_secret());
+    let by_refresh = "SELECT family_id FROM refresh_tokens WHERE digest = ?1";
+    let by_access = "SELECT family_id FROM access_tokens WHERE digest = ?1";
+    let order = if req.token_type_hint.as_deref() == Some(TOKEN_TYPE_ACCESS) {
+        [by_access, by_refresh]
+    } else {
+        [by_refresh, by_access]
+    };
+    let conn = cloud.db.lock();
+    let mut family: Option<i64> = None;
+    for sql in order {
+        family = conn
+            .query_row(sql, [&token_digest], |r| r.get(0))
+            .optional()?;
+        if family.is_some() {
+            break;
+        }
+    }
+    if let Some(family) = family {
+        let ended = conn.execute(
+            "UPDATE session_families SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![family, cloud.now()],
+        )?;
+        if ended > 0 {
+            tracing::info!(family, "session revoked by token");
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

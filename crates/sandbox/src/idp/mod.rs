@@ -328,14 +328,18 @@ impl IdpRegistry {
     /// The identity behind a county access token, as the county's user API
     /// would return it (for the Taipei profile, which has no ID token: its
     /// `/api/user` and `/api/profile`). Works for every profile; the token
-    /// must be live and, for Taipei, carry scope `user`.
+    /// must be live, have been issued to `expected_client` (its audience:
+    /// what a relying party learns from the county's token introspection),
+    /// and, for Taipei, carry scope `user`.
     ///
     /// Errors: [`IdpError::UnknownCounty`], [`IdpError::TokenExpired`],
-    /// [`IdpError::TokenInvalid`] (unknown, revoked or lacking scope).
+    /// [`IdpError::TokenInvalid`] (unknown, revoked, another client's, or
+    /// lacking scope).
     pub fn identity_for_access_token(
         &self,
         county: &str,
         token: &str,
+        expected_client: &str,
     ) -> Result<CountyClaims, IdpError> {
         let c = self.county(county)?;
         let key = grants::key_of(token);
@@ -347,6 +351,13 @@ impl IdpRegistry {
             .ok_or_else(|| IdpError::TokenInvalid("unknown or revoked access token".into()))?;
         if grant.expires_at <= self.now() {
             return Err(IdpError::TokenExpired);
+        }
+        // The access token's audience: a token the county issued to another
+        // client must not sign anyone in here (token substitution).
+        if grant.client_id != expected_client {
+            return Err(IdpError::TokenInvalid(
+                "access token was issued to another client".into(),
+            ));
         }
         if c.info.profile == IdpProfile::TaipeiOauth2 && !grant.has_scope("user") {
             return Err(IdpError::TokenInvalid(
@@ -548,21 +559,23 @@ mod tests {
     async fn taipei_identity_comes_from_the_access_token() {
         let r = registry().await;
         let t = r.mint_access_token("tp", "tptest", CLIENT_ID).unwrap();
-        let c = r.identity_for_access_token("tp", &t).unwrap();
+        let c = r.identity_for_access_token("tp", &t, CLIENT_ID).unwrap();
         assert_eq!(c.preferred_username, "tptest");
         assert_eq!(c.school_name, "臺北市立示範國民小學");
         assert_eq!(c.token_id, grants::key_of(&t));
         assert_eq!(
-            r.identity_for_access_token("tp", "nope")
+            r.identity_for_access_token("tp", "nope", CLIENT_ID)
                 .unwrap_err()
                 .code(),
             "token.invalid"
         );
         // A token of one county means nothing at another.
-        assert!(r.identity_for_access_token("ntpc", &t).is_err());
+        assert!(r.identity_for_access_token("ntpc", &t, CLIENT_ID).is_err());
         r.advance_clock(3601);
         assert_eq!(
-            r.identity_for_access_token("tp", &t).unwrap_err().code(),
+            r.identity_for_access_token("tp", &t, CLIENT_ID)
+                .unwrap_err()
+                .code(),
             "token.expired"
         );
     }
