@@ -3,13 +3,16 @@
 //! scripts (stable error codes on failure, exit code non-zero).
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
+use educloud_core::contract::wire::code as wire;
 use educloud_core::desktop::Desktop;
 use educloud_core::directory::CountyDirectory;
+use educloud_core::oidc::CountyIdentity;
 use educloud_core::oidc::{self, SignInOptions, SignInProgress, WaitingForBrowser};
 use educloud_core::secret::{secret, SecretString};
-use educloud_core::session::{SessionState, SignInOutcome};
+use educloud_core::session::{SessionState, SessionStatus, SignInOutcome, SignOutResult};
 use educloud_core::vault::SessionVault;
 use educloud_core::{CoreError, Result};
 
@@ -45,7 +48,8 @@ fn read_password() -> Result<SecretString> {
 
 pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
     let _sandbox = crate::service::connect(&desktop).await?;
-    let session = SessionState::new(SessionVault::os());
+    let desktop = Arc::new(desktop);
+    let session = Arc::new(SessionState::new(SessionVault::os()));
     match command {
         Command::Login {
             county: Some(county),
@@ -54,22 +58,20 @@ pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
             ..
         } => {
             session.set_sign_in_timeout(Duration::from_secs(timeout));
-            match session
-                .sign_in_county(&desktop, &county, stay_signed_in, &Progress)
-                .await?
-            {
+            let waiting = session
+                .start_county_sign_in(&desktop, &county, stay_signed_in)
+                .await?;
+            Progress.waiting_for_browser(&waiting);
+            match session.finish_county_sign_in().await? {
                 SignInOutcome::SignedIn(account) => {
                     println!("登入成功 / Signed in: {}", account.email);
                     Ok(())
                 }
                 SignInOutcome::NotRegistered(identity) => {
-                    eprintln!(
-                        "此 Open ID ({} {}) 尚未註冊教育雲帳號；請在視窗中按「註冊」。 / This Open ID has no Education Cloud account yet: register in the window.",
-                        identity.county, identity.sub
-                    );
+                    not_registered(&desktop, &identity);
                     Err(CoreError::Service {
                         status: 404,
-                        code: "account.not_registered".into(),
+                        code: wire::ACCOUNT_NOT_REGISTERED.into(),
                         field: None,
                         detail: None,
                     })
@@ -91,58 +93,13 @@ pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
         Command::Login { .. } => Err(CoreError::invalid("county", "required")),
         Command::Logout { all } => {
             let out = session.sign_out(&desktop, all).await?;
-            if out.accounts.is_empty() {
-                println!("沒有已登入的帳號 / No account was signed in.");
-            }
-            for a in &out.accounts {
-                println!("已登出 / Signed out: {a}");
-            }
-            println!(
-                "keychain entries deleted: {}; revoked at the server: {}",
-                out.keychain_entries_deleted, out.revoked
-            );
+            print_sign_out(&out);
             Ok(())
         }
         Command::Status => {
             let restored = session.restore_at_launch(&desktop).await;
-            match (&restored, session.active()) {
-                (_, Some(active)) => println!(
-                    "signed in: {} ({}{})",
-                    active.account.email,
-                    active.method.as_str(),
-                    active
-                        .county
-                        .as_deref()
-                        .map(|c| format!(", {c}"))
-                        .unwrap_or_default()
-                ),
-                (Err(e), None) => println!("signed in: no (restore failed: {})", e.code()),
-                (Ok(_), None) => println!("signed in: no"),
-            }
-            let stay = session.stay_signed_in(&desktop).await;
-            println!(
-                "stay signed in: {}",
-                if stay.available {
-                    "available".to_string()
-                } else {
-                    format!("unavailable [{}]", stay.reason.unwrap_or_default())
-                }
-            );
-            for a in session.known_accounts(&desktop)? {
-                println!(
-                    "known: {} ({}, kept in keychain: {})",
-                    a.account, a.method, a.stay_signed_in
-                );
-            }
-            for h in session.history(&desktop, 10)? {
-                println!(
-                    "history: {} {} {} {}",
-                    h.at,
-                    h.method,
-                    h.county.as_deref().unwrap_or("-"),
-                    h.outcome
-                );
-            }
+            let status = session.status(&desktop).await?;
+            print_status(&status, restored.err().as_ref());
             Ok(())
         }
         Command::Counties {
@@ -214,6 +171,79 @@ pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Doctor | Command::Sandbox { .. } => Ok(()),
+        Command::Doctor | Command::Sandbox { .. } | Command::Service { .. } => Ok(()),
+    }
+}
+
+/// A county sign-in that found no Education Cloud account: what it means
+/// and how to register (issue 13 item 1, CLI part).
+fn not_registered(desktop: &Desktop, identity: &CountyIdentity) {
+    let who = identity
+        .name
+        .as_deref()
+        .or(identity.preferred_username.as_deref())
+        .unwrap_or(&identity.sub);
+    eprintln!(
+        "你的 Open ID（{} {who}）尚未註冊教育雲帳號。 / Your Open ID ({} {who}) has no Education Cloud account yet.",
+        identity.county, identity.county
+    );
+    eprintln!("註冊方式 / To register:");
+    eprintln!("  1. 開啟 EduCloud Desktop（不加參數執行 educloud）/ Open EduCloud Desktop (run `educloud` without arguments).");
+    eprintln!("  2. 按「註冊」，選「教師/職員/學生」，再以同一縣市的 Open ID 登入。 / Choose 註冊 (Register), 教師/職員/學生, and sign in with the same county's Open ID.");
+    if let Some(service) = desktop.service() {
+        eprintln!("  教育雲 / Education Cloud: {}", service.base_url);
+    }
+}
+
+fn print_sign_out(out: &SignOutResult) {
+    if out.accounts.is_empty() {
+        println!("沒有已登入的帳號 / No account was signed in.");
+    }
+    for a in &out.accounts {
+        println!("已登出 / Signed out: {a}");
+    }
+    println!(
+        "keychain entries deleted: {}; revoked at the server: {}",
+        out.keychain_entries_deleted, out.revoked
+    );
+}
+
+fn print_status(status: &SessionStatus, restore_error: Option<&CoreError>) {
+    match (&status.signed_in, restore_error) {
+        (Some(active), _) => println!(
+            "signed in: {} ({}{})",
+            active.account.email,
+            active.method.as_str(),
+            active
+                .county
+                .as_deref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default()
+        ),
+        (None, Some(e)) => println!("signed in: no (restore failed: {})", e.code()),
+        (None, None) => println!("signed in: no"),
+    }
+    let stay = &status.stay_signed_in;
+    match (&stay.available, &stay.reason) {
+        (true, _) => println!("stay signed in: available"),
+        (false, reason) => println!(
+            "stay signed in: unavailable [{}]",
+            reason.as_deref().unwrap_or_default()
+        ),
+    }
+    for a in &status.known_accounts {
+        println!(
+            "known: {} ({}, kept in keychain: {})",
+            a.account, a.method, a.stay_signed_in
+        );
+    }
+    for h in status.history.iter().take(10) {
+        println!(
+            "history: {} {} {} {}",
+            h.at,
+            h.method,
+            h.county.as_deref().unwrap_or("-"),
+            h.outcome
+        );
     }
 }

@@ -1,6 +1,12 @@
 //! What crosses the IPC boundary. Domain types stay in core; the UI receives
-//! these small, serializable shapes. No secret is ever a field here.
+//! these small, serializable shapes. No secret is ever a field here. County
+//! names are not here: the UI localises them from the codes (one place,
+//! `ui/js/counties.js`).
 
+use educloud_core::api::Account;
+use educloud_core::oidc::{CountyIdentity, WaitingForBrowser};
+use educloud_core::session::{SessionStatus, SignInOutcome, SignOutResult};
+use educloud_core::store::{HistoryEntry, KnownAccount};
 use educloud_core::CoreError;
 use serde::Serialize;
 
@@ -27,6 +33,72 @@ impl From<CoreError> for ErrorDto {
 }
 
 pub type CmdResult<T> = Result<T, ErrorDto>;
+
+/// An account as the UI shows it (display claims, no token).
+pub type AccountDto = Account;
+
+/// "請在瀏覽器中完成登入": the county (code), the link for 複製連結, whether
+/// a browser was started.
+pub type WaitingDto = WaitingForBrowser;
+
+/// What sign-out did (revoked at the service or to be retried, the
+/// county's logout page, keychain entries deleted).
+pub type SignOutDto = SignOutResult;
+
+/// What a finished county sign-in means for the UI.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutcomeDto {
+    SignedIn {
+        account: AccountDto,
+    },
+    /// No Education Cloud account is bound to this Open ID yet: the UI
+    /// offers registration with the same, already verified identity.
+    NotRegistered {
+        identity: CountyIdentity,
+    },
+}
+
+impl From<SignInOutcome> for OutcomeDto {
+    fn from(o: SignInOutcome) -> Self {
+        match o {
+            SignInOutcome::SignedIn(account) => OutcomeDto::SignedIn { account },
+            SignInOutcome::NotRegistered(identity) => OutcomeDto::NotRegistered { identity },
+        }
+    }
+}
+
+/// Whether 保持登入狀態 can be offered, and the reason code when not.
+#[derive(Debug, Serialize)]
+pub struct KeychainDto {
+    pub available: bool,
+    pub reason: Option<String>,
+}
+
+/// The account screen.
+#[derive(Debug, Serialize)]
+pub struct StatusDto {
+    pub account: Option<AccountDto>,
+    pub stay_signed_in: bool,
+    pub keychain: KeychainDto,
+    pub known_accounts: Vec<KnownAccount>,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl From<SessionStatus> for StatusDto {
+    fn from(s: SessionStatus) -> Self {
+        StatusDto {
+            stay_signed_in: s.signed_in.as_ref().is_some_and(|a| a.stay_signed_in),
+            account: s.signed_in.map(|a| a.account),
+            keychain: KeychainDto {
+                available: s.stay_signed_in.available,
+                reason: s.stay_signed_in.reason,
+            },
+            known_accounts: s.known_accounts,
+            history: s.history,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

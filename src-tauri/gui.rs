@@ -11,7 +11,7 @@ use educloud_core::session::SessionState;
 use educloud_core::vault::SessionVault;
 use tauri::{Manager, RunEvent};
 
-use crate::commands::{self, signin::PendingSignIn, LaunchClock};
+use crate::commands::{self, LaunchClock};
 
 /// How long launch work waits for the UI's `ui_ready` before it starts anyway
 /// (a page that never reports must not leave the app without its service).
@@ -64,7 +64,6 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
         }))
         .manage(desktop.clone())
         .manage(session)
-        .manage(PendingSignIn::default())
         .manage(clock)
         .manage(UiReady::default())
         .on_page_load(|webview, payload| {

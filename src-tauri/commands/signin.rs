@@ -1,36 +1,27 @@
 //! Sign-in (flow B) commands: the county directory, county Open ID through
-//! the system browser, member sign-in, stay signed in, the account screen.
-//! Tokens never cross this boundary: only accounts and display claims do.
+//! the system browser, member sign-in, stay signed in, the account screen,
+//! the accounts on this PC. Each unpacks its arguments, makes one core call
+//! and returns a DTO ([`crate::dto`]); the orchestration (the background
+//! county sign-in, its pending slot, cancel) lives in the core's
+//! `SessionState`, shared with the CLI. Tokens never cross this boundary.
 
 use std::sync::Arc;
 
-use educloud_core::api::{Account, EduCloudClient};
+use educloud_core::api::EduCloudClient;
 use educloud_core::desktop::Desktop;
 use educloud_core::directory::{CountyDirectory, CountyListing};
-use educloud_core::oidc::{CountyIdentity, SignInProgress, WaitingForBrowser};
 use educloud_core::policy::EnvironmentKind;
 use educloud_core::secret::SecretString;
-use educloud_core::session::{SessionState, SignInOutcome};
-use educloud_core::store::HistoryEntry;
-use educloud_core::{settings, CoreError, Result};
+use educloud_core::session::{SessionState, SignOutOptions};
+use educloud_core::{settings, CoreError};
 use serde::Serialize;
 use tauri::State;
-use tokio::sync::{oneshot, Mutex};
-use tokio::task::JoinHandle;
 
 use super::LockedValue;
-use crate::dto::{CmdResult, ErrorDto};
+use crate::dto::{AccountDto, CmdResult, OutcomeDto, SignOutDto, StatusDto, WaitingDto};
 
-/// The county sign-in running in the background while the UI shows
-/// "請在瀏覽器中完成登入".
-#[derive(Default)]
-pub struct PendingSignIn(Mutex<Option<JoinHandle<Result<SignInOutcome>>>>);
-
-fn county_name(code: &str) -> (String, String) {
-    educloud_core::contract::county::find(code)
-        .map(|c| (c.name_zh.to_string(), c.name_en.to_string()))
-        .unwrap_or_else(|| (code.to_string(), code.to_string()))
-}
+type Desk<'a> = State<'a, Arc<Desktop>>;
+type Session<'a> = State<'a, Arc<SessionState>>;
 
 #[derive(Debug, Serialize)]
 pub struct Counties {
@@ -39,7 +30,8 @@ pub struct Counties {
 }
 
 #[tauri::command]
-pub async fn counties(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Counties> {
+#[tracing::instrument(skip_all)]
+pub async fn counties(desktop: Desk<'_>) -> CmdResult<Counties> {
     let directory = CountyDirectory::load(&desktop).await?;
     Ok(Counties {
         counties: directory.listings(),
@@ -47,274 +39,111 @@ pub async fn counties(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Counties> {
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct WaitingDto {
-    pub county: String,
-    pub county_name: String,
-    pub authorize_url: String,
-}
-
-struct Progress {
-    tx: std::sync::Mutex<Option<oneshot::Sender<WaitingDto>>>,
-    english: bool,
-}
-
-impl SignInProgress for Progress {
-    fn waiting_for_browser(&self, w: &WaitingForBrowser) {
-        let dto = WaitingDto {
-            county: w.county.clone(),
-            county_name: if self.english {
-                w.county_name_en.clone()
-            } else {
-                w.county_name_zh.clone()
-            },
-            authorize_url: w.authorize_url.clone(),
-        };
-        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = tx.send(dto);
-        }
-    }
-}
-
 /// Starts a county sign-in and returns once the browser was asked to open
 /// the county's page (or the start failed).
 #[tauri::command]
+#[tracing::instrument(skip_all, fields(county = %county))]
 pub async fn start_county_sign_in(
-    desktop: State<'_, Arc<Desktop>>,
-    session: State<'_, Arc<SessionState>>,
-    pending: State<'_, PendingSignIn>,
+    desktop: Desk<'_>,
+    session: Session<'_>,
     county: String,
     stay_signed_in: bool,
 ) -> CmdResult<WaitingDto> {
-    let mut slot = pending.0.lock().await;
-    if slot.as_ref().is_some_and(|h| !h.is_finished()) {
-        return Err(CoreError::SignInPending.into());
-    }
-    let english = settings::language(desktop.policy(), &desktop.store)?.value == "en";
-    let (tx, rx) = oneshot::channel();
-    let progress = Progress {
-        tx: std::sync::Mutex::new(Some(tx)),
-        english,
-    };
-    let (desktop_c, session_c) = (Arc::clone(&desktop), Arc::clone(&session));
-    let _ = settings::set_default_county(desktop.policy(), &desktop.store, &county);
-    let handle = tokio::spawn(async move {
-        session_c
-            .sign_in_county(&desktop_c, &county, stay_signed_in, &progress)
-            .await
-    });
-    match rx.await {
-        Ok(waiting) => {
-            *slot = Some(handle);
-            Ok(waiting)
-        }
-        // The flow ended before a browser was opened: its error says why.
-        Err(_) => match handle.await {
-            Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(_)) => Err(CoreError::Internal("sign-in ended without a browser".into()).into()),
-            Err(e) => Err(CoreError::Internal(e.to_string()).into()),
-        },
-    }
-}
-
-/// What a finished county sign-in means for the UI.
-#[derive(Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum OutcomeDto {
-    SignedIn {
-        account: AccountDto,
-    },
-    /// No Education Cloud account is bound to this Open ID yet: the UI
-    /// offers registration with the same, already verified identity.
-    NotRegistered {
-        identity: IdentityDto,
-    },
-}
-
-/// The verified county identity's display claims (no token).
-#[derive(Debug, Serialize)]
-pub struct IdentityDto {
-    #[serde(flatten)]
-    pub identity: CountyIdentity,
-    pub county_name: String,
-}
-
-/// An account as the UI shows it.
-#[derive(Debug, Serialize)]
-pub struct AccountDto {
-    #[serde(flatten)]
-    pub account: Account,
-    pub county_name: Option<String>,
-}
-
-fn account_dto(account: Account, english: bool) -> AccountDto {
-    let county_name = account.county.as_deref().map(|c| {
-        let (zh, en) = county_name(c);
-        if english {
-            en
-        } else {
-            zh
-        }
-    });
-    AccountDto {
-        account,
-        county_name,
-    }
-}
-
-fn english(desktop: &Desktop) -> bool {
-    settings::language(desktop.policy(), &desktop.store)
-        .map(|l| l.value == "en")
-        .unwrap_or(false)
+    let desktop = desktop.inner();
+    Ok(session
+        .start_county_sign_in(desktop, &county, stay_signed_in)
+        .await?)
 }
 
 /// Waits for the pending county sign-in to finish (or fail, be cancelled,
 /// or time out).
 #[tauri::command]
-pub async fn finish_county_sign_in(
-    desktop: State<'_, Arc<Desktop>>,
-    pending: State<'_, PendingSignIn>,
-) -> CmdResult<OutcomeDto> {
-    let handle = pending
-        .0
-        .lock()
-        .await
-        .take()
-        .ok_or_else(|| ErrorDto::from(CoreError::NotSignedIn))?;
-    let outcome = handle
-        .await
-        .map_err(|e| ErrorDto::from(CoreError::Internal(e.to_string())))??;
-    let en = english(&desktop);
-    Ok(match outcome {
-        SignInOutcome::SignedIn(account) => OutcomeDto::SignedIn {
-            account: account_dto(account, en),
-        },
-        SignInOutcome::NotRegistered(identity) => {
-            // The registration form comes next.
-            educloud_core::registration::warm_up_in_background();
-            let (zh, e) = county_name(&identity.county);
-            OutcomeDto::NotRegistered {
-                identity: IdentityDto {
-                    identity,
-                    county_name: if en { e } else { zh },
-                },
-            }
-        }
-    })
+#[tracing::instrument(skip_all)]
+pub async fn finish_county_sign_in(session: Session<'_>) -> CmdResult<OutcomeDto> {
+    Ok(session.finish_county_sign_in().await?.into())
 }
 
 #[tauri::command]
-pub fn cancel_sign_in(session: State<'_, Arc<SessionState>>) -> bool {
+#[tracing::instrument(skip_all)]
+pub fn cancel_sign_in(session: Session<'_>) -> bool {
     session.cancel_sign_in()
 }
 
 #[tauri::command]
-pub fn reopen_browser(session: State<'_, Arc<SessionState>>) -> CmdResult<()> {
+#[tracing::instrument(skip_all)]
+pub fn reopen_browser(session: Session<'_>) -> CmdResult<()> {
     Ok(session.reopen_browser()?)
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn sign_in_password(
-    desktop: State<'_, Arc<Desktop>>,
-    session: State<'_, Arc<SessionState>>,
+    desktop: Desk<'_>,
+    session: Session<'_>,
     email: String,
     password: SecretString,
     stay_signed_in: bool,
 ) -> CmdResult<AccountDto> {
-    let account = session
+    Ok(session
         .sign_in_password(&desktop, &email, password, stay_signed_in)
-        .await?;
-    Ok(account_dto(account, english(&desktop)))
+        .await?)
 }
 
-/// A sign-in history row with the county's name.
-#[derive(Debug, Serialize)]
-pub struct HistoryDto {
-    #[serde(flatten)]
-    pub entry: HistoryEntry,
-    pub county_name: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct KeychainDto {
-    pub available: bool,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StatusDto {
-    pub account: Option<AccountDto>,
-    pub stay_signed_in: bool,
-    pub keychain: KeychainDto,
-    pub known_accounts: Vec<educloud_core::store::KnownAccount>,
-    pub history: Vec<HistoryDto>,
-}
-
+/// Everything the account screen shows.
 #[tauri::command]
-pub async fn session_status(
-    desktop: State<'_, Arc<Desktop>>,
-    session: State<'_, Arc<SessionState>>,
-) -> CmdResult<StatusDto> {
-    let status = session.status(&desktop).await?;
-    let en = english(&desktop);
-    let history = session
-        .history(&desktop, 20)?
-        .into_iter()
-        .map(|entry| {
-            let county_name = entry.county.as_deref().map(|c| {
-                let (zh, e) = county_name(c);
-                if en {
-                    e
-                } else {
-                    zh
-                }
-            });
-            HistoryDto { entry, county_name }
-        })
-        .collect();
-    Ok(StatusDto {
-        stay_signed_in: status.signed_in.as_ref().is_some_and(|s| s.stay_signed_in),
-        account: status.signed_in.map(|s| account_dto(s.account, en)),
-        keychain: KeychainDto {
-            available: status.stay_signed_in.available,
-            reason: status.stay_signed_in.reason,
-        },
-        known_accounts: status.known_accounts,
-        history,
-    })
+#[tracing::instrument(skip_all)]
+pub async fn session_status(desktop: Desk<'_>, session: Session<'_>) -> CmdResult<StatusDto> {
+    Ok(session.status(&desktop).await?.into())
 }
 
 /// Signs in silently with a session kept by 保持登入狀態 (at launch).
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn restore_session(
-    desktop: State<'_, Arc<Desktop>>,
-    session: State<'_, Arc<SessionState>>,
+    desktop: Desk<'_>,
+    session: Session<'_>,
 ) -> CmdResult<Option<AccountDto>> {
-    let en = english(&desktop);
-    Ok(session
-        .restore_at_launch(&desktop)
-        .await?
-        .map(|a| account_dto(a, en)))
+    Ok(session.restore_at_launch(&desktop).await?)
 }
 
+/// Signs in as another account kept on this PC.
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn switch_account(
-    desktop: State<'_, Arc<Desktop>>,
-    session: State<'_, Arc<SessionState>>,
+    desktop: Desk<'_>,
+    session: Session<'_>,
     account: String,
 ) -> CmdResult<AccountDto> {
-    let a = session.restore_account(&desktop, &account).await?;
-    Ok(account_dto(a, english(&desktop)))
+    Ok(session.switch_account(&desktop, &account).await?)
 }
 
+/// 登出; with `end_county_session` the county's own sign-out page opens
+/// too (where the county has one).
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn sign_out(
-    desktop: State<'_, Arc<Desktop>>,
-    session: State<'_, Arc<SessionState>>,
+    desktop: Desk<'_>,
+    session: Session<'_>,
     all: bool,
-) -> CmdResult<()> {
-    session.sign_out(&desktop, all).await?;
-    Ok(())
+    end_county_session: Option<bool>,
+) -> CmdResult<SignOutDto> {
+    let end_county_session = end_county_session.unwrap_or(false);
+    let options = SignOutOptions {
+        all,
+        end_county_session,
+    };
+    Ok(session.sign_out_with(&desktop, options).await?)
+}
+
+/// 從這台電腦移除: the account's keychain entry, its row and its history.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn remove_account(
+    desktop: Desk<'_>,
+    session: Session<'_>,
+    account: String,
+) -> CmdResult<SignOutDto> {
+    Ok(session.remove_account(&desktop, &account).await?)
 }
 
 /// The Education Cloud services the account screen links to.
@@ -327,44 +156,41 @@ const SERVICES: &[(&str, &str)] = &[
 
 /// Opens one of the known services in the system browser (only these).
 #[tauri::command]
-pub fn open_service(desktop: State<'_, Arc<Desktop>>, service: String) -> CmdResult<()> {
+#[tracing::instrument(skip_all, fields(service = %service))]
+pub fn open_service(desktop: Desk<'_>, service: String) -> CmdResult<()> {
     let url = SERVICES
         .iter()
         .find(|(name, _)| *name == service)
         .map(|(_, url)| *url)
-        .ok_or_else(|| ErrorDto::from(CoreError::invalid("service", "request.invalid")))?;
+        .ok_or_else(|| CoreError::invalid("service", "request.invalid"))?;
     Ok(desktop.browser.open(url)?)
 }
 
 /// Opens the demo environment's outbox (sandbox only).
 #[tauri::command]
-pub fn open_outbox(desktop: State<'_, Arc<Desktop>>) -> CmdResult<()> {
-    let service = desktop.service().ok_or(CoreError::NotSignedIn)?;
+#[tracing::instrument(skip_all)]
+pub fn open_outbox(desktop: Desk<'_>) -> CmdResult<()> {
+    let service = desktop.service().ok_or(CoreError::ServiceNotReady)?;
     if service.kind != EnvironmentKind::Sandbox {
         return Err(CoreError::invalid("service", "request.invalid").into());
     }
     let url = service
         .base_url
         .join("outbox")
-        .map_err(|e| ErrorDto::from(CoreError::Internal(e.to_string())))?;
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
     Ok(desktop.browser.open(url.as_str())?)
 }
 
 #[tauri::command]
-pub async fn request_password_reset(
-    desktop: State<'_, Arc<Desktop>>,
-    email: String,
-) -> CmdResult<()> {
-    Ok(EduCloudClient::for_desktop(&desktop)
-        .await?
-        .request_password_reset(&email)
-        .await?)
+#[tracing::instrument(skip_all)]
+pub async fn request_password_reset(desktop: Desk<'_>, email: String) -> CmdResult<()> {
+    let api = EduCloudClient::for_desktop(&desktop).await?;
+    Ok(api.request_password_reset(&email).await?)
 }
 
 #[tauri::command]
-pub async fn resend_activation(desktop: State<'_, Arc<Desktop>>, email: String) -> CmdResult<()> {
-    Ok(EduCloudClient::for_desktop(&desktop)
-        .await?
-        .resend_activation(&email)
-        .await?)
+#[tracing::instrument(skip_all)]
+pub async fn resend_activation(desktop: Desk<'_>, email: String) -> CmdResult<()> {
+    let api = EduCloudClient::for_desktop(&desktop).await?;
+    Ok(api.resend_activation(&email).await?)
 }

@@ -195,9 +195,14 @@ impl Store {
         Ok(())
     }
 
+    /// Removes `account` from this device: its row and its sign-in history
+    /// (one transaction).
     pub fn forget_account(&self, account: &str) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM accounts WHERE account = ?1", [account])?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM accounts WHERE account = ?1", [account])?;
+        tx.execute("DELETE FROM sign_in_history WHERE account = ?1", [account])?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -23,12 +23,16 @@ use url::Url;
 
 use crate::api::Account;
 use crate::browser::BrowserOpener;
+use crate::contract::wire::code as wire;
 use crate::desktop::Desktop;
+use crate::error::code;
 use crate::oidc::{self, CountyIdentity, SignInCancel, SignInGate, VerifiedCounty};
 use crate::store::{HistoryEntry, KnownAccount};
 use crate::vault::{SessionVault, VaultStatus};
 use crate::{CoreError, Result};
 
+mod accounts;
+mod county;
 mod restore;
 mod sign_in;
 mod sign_out;
@@ -99,6 +103,22 @@ pub struct SessionStatus {
     pub known_accounts: Vec<KnownAccount>,
     pub sign_in_pending: bool,
     pub pending_registration: Option<CountyIdentity>,
+    /// The newest [`STATUS_HISTORY`] sign-in history rows.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// How many history rows [`SessionState::status`] carries.
+pub const STATUS_HISTORY: u32 = 20;
+
+/// What sign-out should do besides ending the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignOutOptions {
+    /// Every account kept on this device too.
+    pub all: bool,
+    /// Also open the county's own sign-out page (RP-initiated logout), where
+    /// the county has one: its browser session ends too. Always on shared
+    /// devices.
+    pub end_county_session: bool,
 }
 
 /// What sign-out did.
@@ -151,6 +171,8 @@ pub struct SessionState {
     keychain: Mutex<Option<VaultStatus>>,
     last_timings: Mutex<Option<SignInTimings>>,
     sign_in_timeout: Mutex<Duration>,
+    /// The county sign-in running in the background ([`county`]).
+    running: county::Running,
 }
 
 impl Default for SessionState {
@@ -185,11 +207,11 @@ fn now_unix() -> i64 {
 fn is_session_dead(e: &CoreError) -> bool {
     matches!(
         e.code(),
-        "refresh.invalid"
-            | "refresh.reused"
-            | "refresh.expired"
-            | "session.invalid"
-            | "token.expired"
+        wire::REFRESH_INVALID
+            | wire::REFRESH_REUSED
+            | code::REFRESH_EXPIRED
+            | wire::SESSION_INVALID
+            | wire::TOKEN_EXPIRED
     )
 }
 
@@ -207,6 +229,7 @@ impl SessionState {
             keychain: Mutex::new(None),
             last_timings: Mutex::new(None),
             sign_in_timeout: Mutex::new(oidc::DEFAULT_TIMEOUT),
+            running: Default::default(),
         }
     }
 
@@ -325,6 +348,7 @@ impl SessionState {
             known_accounts: desktop.store.accounts()?,
             sign_in_pending: self.gate.is_busy(),
             pending_registration: self.pending_registration(),
+            history: desktop.store.history(STATUS_HISTORY)?,
         })
     }
 

@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{is_session_dead, lock, now_unix, Active, SessionState, SignInMethod, ACCESS_MARGIN};
 use crate::api::{Account, EduCloudClient, SessionTokens};
+use crate::contract::wire::code as wire;
 use crate::desktop::Desktop;
 use crate::store::KnownAccount;
 use crate::vault::StoredSession;
@@ -45,8 +46,8 @@ impl SessionState {
         for known in candidates {
             match self.restore_account(desktop, &known.account).await {
                 Ok(account) => return Ok(Some(account)),
-                Err(CoreError::NotSignedIn) => continue,
-                Err(e) if is_session_dead(&e) || e.code() == "session.account_changed" => continue,
+                Err(CoreError::NotKept(_) | CoreError::AccountChanged) => continue,
+                Err(e) if is_session_dead(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -65,7 +66,7 @@ impl SessionState {
                 Some(email),
                 "ok",
             ),
-            Err(CoreError::NotSignedIn) => {}
+            Err(CoreError::NotKept(_)) => {}
             Err(e) => self.record(desktop, SignInMethod::Restore, None, Some(email), e.code()),
         }
         result
@@ -75,17 +76,12 @@ impl SessionState {
         let _flight = self.refresh_lock.lock().await;
         let Some(stored) = self.vault.load(email).await? else {
             let _ = desktop.store.set_stay_signed_in(email, false);
-            return Err(CoreError::NotSignedIn);
+            return Err(CoreError::NotKept(email.to_string()));
         };
         if stored.expires_at <= now_unix() {
             let _ = self.vault.delete(email).await;
             let _ = desktop.store.set_stay_signed_in(email, false);
-            return Err(CoreError::Service {
-                status: 401,
-                code: "refresh.expired".into(),
-                field: None,
-                detail: Some("the kept session has expired".into()),
-            });
+            return Err(CoreError::KeptSessionExpired);
         }
         let api = EduCloudClient::for_desktop(desktop).await?;
         let tokens = match api.refresh(&stored.refresh_token).await {
@@ -156,10 +152,7 @@ impl SessionState {
         if let Ok(api) = EduCloudClient::for_desktop(desktop).await {
             let _ = api.revoke(&tokens.access_token).await;
         }
-        Err(CoreError::SignInRejected {
-            code: "session.account_changed",
-            detail: "the refreshed session belongs to another account".into(),
-        })
+        Err(CoreError::AccountChanged)
     }
 
     /// Deletes `email`'s keychain entry only if it still holds `token`:
@@ -278,7 +271,7 @@ impl SessionState {
         let api = EduCloudClient::for_desktop(desktop).await?;
         let token = self.access_token(desktop).await?;
         match api.me(&token).await {
-            Err(e) if e.code() == "session.invalid" => {
+            Err(e) if e.code() == wire::SESSION_INVALID => {
                 self.refresh(desktop).await?;
                 let token = self.access_token(desktop).await?;
                 api.me(&token).await

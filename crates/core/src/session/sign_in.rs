@@ -10,6 +10,7 @@ use super::{
     SignInTimings, COUNTY_REVOKE_TIMEOUT,
 };
 use crate::api::{Account, EduCloudClient, SessionTokens};
+use crate::contract::wire::code as wire;
 use crate::desktop::Desktop;
 use crate::directory::CountyDirectory;
 use crate::oidc::{self, CountyIdentity, SignInOptions, SignInProgress, VerifiedCounty};
@@ -36,7 +37,7 @@ impl SessionState {
             .await;
         let (account, outcome) = match &result {
             Ok(SignInOutcome::SignedIn(a)) => (Some(a.email.as_str()), "ok"),
-            Ok(SignInOutcome::NotRegistered(_)) => (None, "account.not_registered"),
+            Ok(SignInOutcome::NotRegistered(_)) => (None, wire::ACCOUNT_NOT_REGISTERED),
             Err(e) => (None, e.code()),
         };
         let recording = Instant::now();
@@ -117,7 +118,7 @@ impl SessionState {
                 self.discard_county(desktop, stale).await;
                 Ok(SignInOutcome::SignedIn(account))
             }
-            Err(e) if e.code() == "account.not_registered" => {
+            Err(e) if e.code() == wire::ACCOUNT_NOT_REGISTERED => {
                 let identity = verified.identity.clone();
                 let stale = lock(&self.registration).replace(verified);
                 self.discard_county(desktop, stale).await;
@@ -190,7 +191,7 @@ impl SessionState {
     pub fn reopen_browser(&self) -> Result<()> {
         let (browser, url) = match lock(&self.pending).as_ref() {
             Some(p) => (p.browser.clone(), p.authorize_url.clone()),
-            None => return Err(CoreError::NotSignedIn),
+            None => return Err(CoreError::NoSignInPending),
         };
         browser.open(&url)
     }

@@ -1,6 +1,6 @@
 //! Sign-out and removing an account from this device.
 
-use super::{lock, SessionState, SignOutResult};
+use super::{lock, SessionState, SignOutOptions, SignOutResult};
 use crate::api::EduCloudClient;
 use crate::desktop::Desktop;
 use crate::store::KnownAccount;
@@ -19,6 +19,21 @@ impl SessionState {
     /// only that is a sign-out too (`accounts` empty).
     /// `session.not_signed_in` when there was nothing at all.
     pub async fn sign_out(&self, desktop: &Desktop, all: bool) -> Result<SignOutResult> {
+        let options = SignOutOptions {
+            all,
+            end_county_session: false,
+        };
+        self.sign_out_with(desktop, options).await
+    }
+
+    /// [`Self::sign_out`] with the choice to end the county's browser
+    /// session too ([`SignOutOptions::end_county_session`]).
+    pub async fn sign_out_with(
+        &self,
+        desktop: &Desktop,
+        options: SignOutOptions,
+    ) -> Result<SignOutResult> {
+        let all = options.all;
         let mut result = SignOutResult::default();
         let active = self.lock_current().take();
         *lock(&self.generation) += 1;
@@ -46,7 +61,7 @@ impl SessionState {
                 let mut url = endpoint.clone();
                 url.query_pairs_mut().append_pair("client_id", client_id);
                 result.end_session_url = Some(url.to_string());
-                if desktop.policy().shared_device() {
+                if options.end_county_session || desktop.policy().shared_device() {
                     result.end_session_opened = desktop.browser.open(url.as_str()).is_ok();
                 }
             }
@@ -86,19 +101,5 @@ impl SessionState {
             return Err(CoreError::NotSignedIn);
         }
         Ok(result)
-    }
-
-    /// Removes an account from this device (keychain entry and list).
-    pub async fn forget_account(&self, desktop: &Desktop, email: &str) -> Result<()> {
-        let signed_in = self
-            .lock_current()
-            .as_ref()
-            .is_some_and(|a| a.account.email == email);
-        if signed_in {
-            self.sign_out(desktop, false).await?;
-        }
-        self.vault.delete(email).await?;
-        desktop.store.forget_account(email)?;
-        Ok(())
     }
 }
