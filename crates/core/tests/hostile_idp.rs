@@ -172,6 +172,10 @@ struct Tamper {
     discovery_cache_control: Option<&'static str>,
     /// `Cache-Control` of the JWKS.
     jwks_cache_control: Option<&'static str>,
+    /// The provider's clock minus the real one, in seconds: shifts the ID
+    /// token's iat/exp/auth_time and the token answer's `Date` header (a
+    /// computer clock that is off, seen from the app).
+    clock_offset: i64,
 }
 
 impl Default for Tamper {
@@ -196,6 +200,7 @@ impl Default for Tamper {
             eduinfo_sub: None,
             discovery_cache_control: None,
             jwks_cache_control: None,
+            clock_offset: 0,
         }
     }
 }
@@ -245,7 +250,7 @@ impl Op {
 
     fn id_token(&self, nonce: Option<&str>, access_token: &str) -> String {
         let t = self.tamper();
-        let now = time_now();
+        let now = time_now() + t.clock_offset;
         let mut claims = json!({
             "iss": self.issuer, "sub": "hostile-sub-1", "aud": [CLIENT_ID], "azp": CLIENT_ID,
             "exp": now + 3600, "iat": now, "auth_time": now,
@@ -503,13 +508,28 @@ async fn token(
         }
     }
     let access_token = format!("at-{}", random_token());
-    Json(json!({
+    let mut resp = Json(json!({
         "id_token": op.id_token(grant.nonce.as_deref(), &access_token),
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 3600,
     }))
-    .into_response()
+    .into_response();
+    if t.clock_offset != 0 {
+        resp.headers_mut().insert(
+            "date",
+            http_date(time_now() + t.clock_offset).parse().unwrap(),
+        );
+    }
+    resp
+}
+
+/// An HTTP `Date` (IMF-fixdate) for a Unix time.
+fn http_date(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
 }
 
 async fn userinfo(
@@ -1153,10 +1173,127 @@ async fn rp_id_token_iat() {
 #[tokio::test]
 async fn rp_id_token_expired() {
     let r = rig(tamper(|t| {
-        t.claims = json!({"exp": time_now() - 60, "iat": time_now() - 3700})
+        t.claims = json!({"exp": time_now() - 600, "iat": time_now() - 4200})
     }))
     .await;
     r.rejected("signin.id_token_expired").await;
+}
+
+// ---- wrong clocks (issue 14 item 5) ----
+
+/// A computer clock a few minutes off (either way) still signs in: the
+/// county's clock (its tokens and its `Date`) is 4 minutes ahead or behind.
+#[tokio::test]
+async fn a_clock_minutes_off_still_signs_in() {
+    for offset in [-4 * 60, 4 * 60] {
+        let r = rig(tamper(|t| t.clock_offset = offset)).await;
+        r.sign_in()
+            .await
+            .unwrap_or_else(|e| panic!("offset {offset}: {e:?}"));
+    }
+    // A token that expired a minute ago by this computer's clock.
+    let r = rig(tamper(|t| {
+        t.claims = json!({"exp": time_now() - 60, "iat": time_now() - 3660})
+    }))
+    .await;
+    r.sign_in().await.unwrap();
+}
+
+/// Hours off: the words name the computer's clock, not the token — decided
+/// from the token answer's `Date` (faked here with the county's tokens).
+#[tokio::test]
+async fn a_clock_hours_off_is_named_as_the_clock() {
+    for offset in [-3 * 3600, 3 * 3600, -30 * 3600] {
+        let r = rig(tamper(|t| t.clock_offset = offset)).await;
+        let err = r.rejected("clock.skewed").await;
+        let CoreError::SignInRejected { detail, .. } = err else {
+            panic!("{err:?}")
+        };
+        let way = if offset < 0 { "ahead of" } else { "behind" };
+        assert!(detail.contains(way) && detail.contains("Date"), "{offset}: {detail}");
+        let pages = r.browser.pages(1).await;
+        assert!(
+            pages[0].body.contains("您電腦的時間不正確"),
+            "{}",
+            pages[0].body
+        );
+    }
+}
+
+// ---- shared devices: a fresh login (issue 12 item 4) ----
+
+fn shared() -> SignInOptions {
+    SignInOptions {
+        prompt_login: true,
+        ..options()
+    }
+}
+
+impl Rig {
+    async fn sign_in_shared(&self) -> educloud_core::Result<VerifiedCounty> {
+        let gate = SignInGate::new();
+        let pending =
+            start_county_sign_in(&self.desktop, &self.hostile.county(), &gate, shared()).await?;
+        pending.wait(&self.desktop).await
+    }
+}
+
+/// The provider ignores prompt=login and max_age=0 (a browser session of
+/// the previous pupil, ten minutes old): refused on a shared device.
+#[tokio::test]
+async fn shared_device_refuses_a_login_the_provider_did_not_repeat() {
+    let r = rig(tamper(|t| {
+        t.claims = json!({"auth_time": time_now() - 600})
+    }))
+    .await;
+    let err = r
+        .sign_in_shared()
+        .await
+        .expect_err("the old login was accepted");
+    assert_eq!(err.code(), "signin.not_reauthenticated", "{err:?}");
+    let q = r.hostile.log().authorize_query;
+    assert_eq!(q.get("prompt").map(String::as_str), Some("login"), "{q:?}");
+    assert_eq!(q.get("max_age").map(String::as_str), Some("0"), "{q:?}");
+    let pages = r.browser.pages(1).await;
+    assert_eq!(pages[0].status, 400);
+    assert!(pages[0].body.contains("signin.not_reauthenticated"));
+    // Even a login a few seconds before the request is not this one.
+    let r = rig(tamper(|t| t.claims = json!({"auth_time": time_now() - 20}))).await;
+    assert_eq!(
+        r.sign_in_shared().await.unwrap_err().code(),
+        "signin.not_reauthenticated"
+    );
+    // Not a shared device: the county's session is fine.
+    let r = rig(tamper(|t| {
+        t.claims = json!({"auth_time": time_now() - 600})
+    }))
+    .await;
+    r.sign_in().await.unwrap();
+    let q = r.hostile.log().authorize_query;
+    assert!(
+        !q.contains_key("max_age") && !q.contains_key("prompt"),
+        "{q:?}"
+    );
+}
+
+#[tokio::test]
+async fn shared_device_refuses_an_id_token_without_auth_time() {
+    let r = rig(tamper(|t| t.claims = json!({"auth_time": null}))).await;
+    assert_eq!(
+        r.sign_in_shared().await.unwrap_err().code(),
+        "signin.not_reauthenticated"
+    );
+}
+
+/// A real fresh login passes, also when the county's clock is off.
+#[tokio::test]
+async fn shared_device_accepts_a_fresh_login() {
+    for offset in [0, -4 * 60, 4 * 60] {
+        let r = rig(tamper(|t| t.clock_offset = offset)).await;
+        r.sign_in_shared()
+            .await
+            .unwrap_or_else(|e| panic!("offset {offset}: {e:?}"));
+    }
 }
 
 #[tokio::test]

@@ -26,6 +26,11 @@ pub const REDIRECT_REFUSED: &str = "signin.redirect_refused";
 pub const STATE_MISMATCH: &str = "signin.state_mismatch";
 pub const USERINFO_INVALID: &str = "signin.userinfo_invalid";
 pub const USERINFO_SUB_MISMATCH: &str = "signin.userinfo_sub_mismatch";
+/// Shared device: the county did not ask for the login again
+/// (`auth_time` missing or older than the request).
+pub const NOT_REAUTHENTICATED: &str = "signin.not_reauthenticated";
+/// The computer's clock is too far from the county's.
+pub const CLOCK_SKEWED: &str = "clock.skewed";
 /// Errors with their own `CoreError` variant (codes from `error.rs`).
 pub const CANCELLED: &str = "signin.cancelled";
 
@@ -54,6 +59,8 @@ pub const ALL: &[&str] = &[
     STATE_MISMATCH,
     USERINFO_INVALID,
     USERINFO_SUB_MISMATCH,
+    NOT_REAUTHENTICATED,
+    CLOCK_SKEWED,
     CANCELLED,
 ];
 

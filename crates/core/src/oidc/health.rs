@@ -53,9 +53,7 @@ pub struct CountyHealth {
 pub async fn check_county(desktop: &Desktop, idp: &CountyIdp) -> CountyHealth {
     let started = Instant::now();
     let result = async {
-        let http = IdpHttp {
-            client: crate::api::http_client(desktop.policy())?,
-        };
+        let http = IdpHttp::new(crate::api::http_client(desktop.policy())?);
         let provider =
             Provider::resolve(idp, http, MetadataCache::refreshing(&desktop.store)).await?;
         let keys = provider.jwks_len();

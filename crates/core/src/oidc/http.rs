@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
@@ -23,6 +25,32 @@ pub(crate) enum IdpHttpError {
 #[derive(Debug, Clone)]
 pub(crate) struct IdpHttp {
     pub client: reqwest::Client,
+    /// The last answer's `Date` minus this computer's clock, in seconds
+    /// ([`NO_DATE`]: the answer had none); shared by the clones.
+    date_skew: Arc<AtomicI64>,
+}
+
+const NO_DATE: i64 = i64::MIN;
+
+/// The server's clock minus ours, from an HTTP `Date` header (RFC 9110
+/// §5.6.7, IMF-fixdate; whole seconds).
+pub(crate) fn date_skew(date: &str) -> Option<i64> {
+    let server = chrono::DateTime::parse_from_rfc2822(date.trim()).ok()?;
+    Some(server.timestamp() - chrono::Utc::now().timestamp())
+}
+
+impl IdpHttp {
+    pub fn new(client: reqwest::Client) -> Self {
+        IdpHttp {
+            client,
+            date_skew: Arc::new(AtomicI64::new(NO_DATE)),
+        }
+    }
+
+    /// The county's clock minus ours from the last answer's `Date`.
+    pub fn last_date_skew(&self) -> Option<i64> {
+        Some(self.date_skew.load(Ordering::SeqCst)).filter(|s| *s != NO_DATE)
+    }
 }
 
 impl<'c> AsyncHttpClient<'c> for IdpHttp {
@@ -38,6 +66,13 @@ impl<'c> AsyncHttpClient<'c> for IdpHttp {
                 .execute(request)
                 .await
                 .map_err(IdpHttpError::Transport)?;
+            let skew = response
+                .headers()
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(date_skew);
+            self.date_skew
+                .store(skew.unwrap_or(NO_DATE), Ordering::SeqCst);
             let status = response.status();
             if status.is_redirection() {
                 let location = crate::api::redirect_target(&response);
@@ -142,4 +177,20 @@ pub(crate) async fn fetch_json(
         content_type,
         ttl,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_header_gives_the_servers_clock() {
+        let now = chrono::Utc::now();
+        let date = (now + chrono::Duration::hours(3))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let skew = date_skew(&date).unwrap();
+        assert!((skew - 3 * 3600).abs() <= 2, "{skew}");
+        assert_eq!(date_skew("yesterday"), None);
+    }
 }

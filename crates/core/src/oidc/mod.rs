@@ -65,7 +65,7 @@ pub use revoke::{revoke_county_credential, CountyRevocation};
 pub use start::{
     start_county_sign_in, NoProgress, SignInOptions, SignInProgress, WaitingForBrowser,
 };
-pub use verify::{ALLOWED_ALGS, IAT_MAX_AGE, IAT_SKEW};
+pub use verify::{ALLOWED_ALGS, AUTH_TIME_SLACK, CLOCK_LEEWAY, IAT_MAX_AGE, IAT_SKEW};
 pub use wait::PendingSignIn;
 
 use crate::CoreError;

@@ -45,6 +45,14 @@ pub fn error_words(code: &str) -> (&'static str, &'static str) {
             "EduCloud 無法連線到縣市登入服務。請檢查網路後重試。",
             "EduCloud cannot reach the county's sign-in service. Check the network and try again.",
         ),
+        super::code::CLOCK_SKEWED => (
+            "您電腦的時間不正確，與縣市登入服務相差太多。請校正電腦的日期與時間後，回到 EduCloud 重新登入。",
+            "Your computer's clock is wrong, too far from the county's. Please correct the date and time, then sign in again in EduCloud.",
+        ),
+        super::code::NOT_REAUTHENTICATED => (
+            "縣市登入服務沒有要求重新輸入帳號密碼（共用電腦必須重新登入），為了安全已拒絕。請關閉瀏覽器的所有視窗後，回到 EduCloud 重新登入。",
+            "The county did not ask for the account and password again (required on a shared computer), so the sign-in was refused. Close all browser windows, then sign in again in EduCloud.",
+        ),
         c if c.starts_with("signin.id_token") || c.starts_with("signin.userinfo") => (
             "縣市登入服務的回應未通過安全檢查，已拒絕。請稍後再試，或聯絡學校資訊人員。",
             "The county's answer failed a security check and was refused. Try again later or contact your school's IT staff.",

@@ -48,6 +48,7 @@ use super::discovery::{base, check_endpoint, discover};
 use super::http::{IdpHttp, IdpHttpError};
 use super::taipei::taipei_metadata;
 use super::types::{EduClaims, EduClient, EduProviderMetadata};
+use super::verify::TokenTimes;
 use super::{code, rejected, CountyIdentity};
 use crate::directory::CountyIdp;
 use crate::{CoreError, Result};
@@ -72,6 +73,8 @@ pub(crate) struct AuthorizationRequest {
     pub state: CsrfToken,
     pub nonce: Nonce,
     pub verifier: PkceCodeVerifier,
+    /// When the request was made (the fresh-login check counts from here).
+    pub requested_at: Instant,
 }
 
 /// The verified result of a code redemption.
@@ -195,7 +198,13 @@ impl Provider {
         }
         req = req.set_pkce_challenge(challenge);
         if prompt_login {
-            req = req.add_prompt(CoreAuthPrompt::Login);
+            // Shared devices: the login form again, and an ID token that
+            // proves it (`auth_time`, checked in `verify`). For the Taipei
+            // profile both are sent too; without an ID token nothing can
+            // prove the county honoured them.
+            req = req
+                .add_prompt(CoreAuthPrompt::Login)
+                .set_max_age(std::time::Duration::ZERO);
         }
         let (url, state, nonce) = req.url();
         AuthorizationRequest {
@@ -203,6 +212,7 @@ impl Provider {
             state,
             nonce,
             verifier,
+            requested_at: Instant::now(),
         }
     }
 
@@ -213,6 +223,7 @@ impl Provider {
         verifier: PkceCodeVerifier,
         nonce: &Nonce,
         cache: MetadataCache<'_>,
+        fresh_login_since: Option<Instant>,
     ) -> Result<Redeemed> {
         let exchange_started = Instant::now();
         let client = self.client();
@@ -227,6 +238,10 @@ impl Provider {
             .await
             .map_err(|e| self.token_error(e))?;
         let code_exchange = exchange_started.elapsed();
+        let times = TokenTimes {
+            date_skew: self.http.last_date_skew(),
+            fresh_login_within: fresh_login_since.map(|since| since.elapsed()),
+        };
         let verify_started = Instant::now();
         let timings = move || super::VerifyTimings {
             code_exchange,
@@ -252,7 +267,7 @@ impl Provider {
                     })?
                     .clone();
                 let claims = self
-                    .verify_id_token(&id_token, nonce, &access, cache)
+                    .verify_id_token(&id_token, nonce, &access, cache, times)
                     .await?;
                 let sub = claims.subject().clone();
                 let mut merged = claims_json(&claims);

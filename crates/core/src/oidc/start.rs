@@ -74,9 +74,7 @@ pub async fn start_county_sign_in(
     options: SignInOptions,
 ) -> Result<PendingSignIn> {
     let guard = gate.acquire()?;
-    let http = IdpHttp {
-        client: crate::api::http_client(desktop.policy())?,
-    };
+    let http = IdpHttp::new(crate::api::http_client(desktop.policy())?);
     let lang = match options.lang {
         Some(l) => l,
         None => crate::settings::language(desktop.policy(), &desktop.store)?.value,
@@ -108,6 +106,7 @@ pub async fn start_county_sign_in(
         state: request.state,
         nonce: request.nonce,
         verifier: request.verifier,
+        fresh_login_since: options.prompt_login.then_some(request.requested_at),
         cancel: SignInCancel::default(),
         timeout: options.timeout,
         browser,

@@ -3,7 +3,7 @@
 //! and the code redemption, and the page the browser is answered with.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -28,6 +28,8 @@ pub struct PendingSignIn {
     pub(super) state: openidconnect::CsrfToken,
     pub(super) nonce: openidconnect::Nonce,
     pub(super) verifier: openidconnect::PkceCodeVerifier,
+    /// Shared device: when the request asking for a fresh login was made.
+    pub(super) fresh_login_since: Option<Instant>,
     pub(super) cancel: SignInCancel,
     pub(super) timeout: Duration,
     pub(super) browser: Arc<dyn BrowserOpener>,
@@ -117,6 +119,7 @@ impl PendingSignIn {
             &self.nonce,
             self.verifier,
             cache,
+            self.fresh_login_since,
         )
         .instrument(span);
         let result = tokio::select! {
@@ -181,6 +184,7 @@ impl PendingSignIn {
         nonce: &openidconnect::Nonce,
         verifier: openidconnect::PkceCodeVerifier,
         cache: MetadataCache<'_>,
+        fresh_login_since: Option<Instant>,
     ) -> Result<Redeemed> {
         let param = |name: &str| {
             cb.param(name)
@@ -221,7 +225,13 @@ impl PendingSignIn {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| rejected(code::BAD_RESPONSE, "no code in the response"))?;
         provider
-            .redeem(SecretString::from(code.to_string()), verifier, nonce, cache)
+            .redeem(
+                SecretString::from(code.to_string()),
+                verifier,
+                nonce,
+                cache,
+                fresh_login_since,
+            )
             .await
     }
 }
