@@ -91,6 +91,73 @@ pub fn apply_network(
     Ok(builder.use_preconfigured_tls((*config).clone()))
 }
 
+/// A client for public downloads that carry no secret (the update
+/// manifest): the same trust, proxy and time limits as [`http_client`], but
+/// it follows up to 5 redirects, to `https` URLs only (GitHub's release
+/// downloads redirect to its CDN).
+pub fn download_client(policy: &Policy) -> Result<reqwest::Client> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 5 {
+            attempt.error("too many redirects")
+        } else if attempt.url().scheme() != "https" {
+            attempt.error("refused a redirect away from https")
+        } else {
+            attempt.follow()
+        }
+    });
+    let builder = reqwest::Client::builder()
+        .redirect(redirects)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(USER_AGENT);
+    apply_network(policy, builder)?
+        .build()
+        .map_err(|e| CoreError::Internal(format!("HTTP client: {e}")))
+}
+
+/// Fetches the updater's manifest (`latest.json`) with [`download_client`],
+/// at most [`limits::UPDATE_MANIFEST`] bytes, and checks it is a JSON
+/// object with a `version`. The updater calls this before it lets
+/// tauri-plugin-updater (which reads whole answers) fetch the same URL.
+pub async fn fetch_update_manifest(
+    http: &reqwest::Client,
+    url: &url::Url,
+) -> Result<serde_json::Value> {
+    let resp = http
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(transport_error)?;
+    let host = resp.url().host_str().unwrap_or("the server").to_string();
+    if let Some(e) = proxy_status_error(&resp) {
+        return Err(e);
+    }
+    let status = resp.status();
+    if status == reqwest::StatusCode::NO_CONTENT {
+        return Ok(serde_json::Value::Null);
+    }
+    if !status.is_success() {
+        return Err(CoreError::BadResponse {
+            what: host,
+            detail: format!("update manifest: HTTP {status}"),
+        });
+    }
+    let body = read_limited(resp, limits::UPDATE_MANIFEST, "the update manifest").await?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| CoreError::BadResponse {
+            what: host.clone(),
+            detail: format!("update manifest: {e}"),
+        })?;
+    if value.get("version").and_then(|v| v.as_str()).is_none() {
+        return Err(CoreError::BadResponse {
+            what: host,
+            detail: "update manifest without a version".into(),
+        });
+    }
+    Ok(value)
+}
+
 pub(crate) fn invalid(key: &str, detail: String) -> CoreError {
     CoreError::PolicyInvalid {
         source_name: key.to_string(),
@@ -248,6 +315,27 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         // The reader stopped soon after the cap, not at the 30 s timeout.
         assert!(sent.load(std::sync::atomic::Ordering::Relaxed) < 64 * 1024 * 1024);
+    }
+
+    #[tokio::test]
+    async fn an_endless_update_manifest_stops_at_its_cap() {
+        let (url, _) = server(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+            true,
+        )
+        .await;
+        let http = download_client(&Policy::default()).unwrap();
+        let err = fetch_update_manifest(&http, &url).await.unwrap_err();
+        assert_eq!(err.code(), "network.response_too_large");
+        let (ok, _) = server(
+            "HTTP/1.1 200 OK\r\ncontent-length: 19\r\nconnection: close\r\n\r\n{\"version\":\"9.9.9\"}",
+            false,
+        )
+        .await;
+        assert_eq!(
+            fetch_update_manifest(&http, &ok).await.unwrap()["version"],
+            "9.9.9"
+        );
     }
 
     #[tokio::test]

@@ -123,15 +123,49 @@ fn policy_url(policy: &Policy) -> Option<&str> {
         .filter(|p| !p.is_empty())
 }
 
-/// Sets the proxy of an HTTP client: the policy's (with its bypass list)
-/// or, when policy sets none, the system's (reqwest's default).
-pub fn apply(policy: &Policy, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+/// The policy's proxy, parsed once for every HTTP client of the app
+/// (core's and the updater's, which is another reqwest version).
+#[derive(Clone)]
+pub struct PolicyProxy {
+    /// The proxy without user information.
+    pub url: Url,
+    /// Basic-authentication user name and password (decoded).
+    pub credentials: Option<(String, secrecy::SecretString)>,
+    /// The bypass list as reqwest's `NoProxy::from_string` takes it
+    /// (comma-separated, IPv6 without brackets).
+    pub no_proxy: String,
+}
+
+impl PolicyProxy {
+    /// The user name and password for `Proxy::basic_auth`.
+    pub fn basic_auth(&self) -> Option<(&str, &str)> {
+        use secrecy::ExposeSecret;
+        self.credentials
+            .as_ref()
+            .map(|(u, p)| (u.as_str(), p.expose_secret()))
+    }
+}
+
+impl std::fmt::Debug for PolicyProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyProxy")
+            .field("url", &self.url.as_str())
+            .field("user", &self.credentials.as_ref().map(|c| &c.0))
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
+}
+
+/// The policy's `ProxyUrl` and `ProxyBypass`, checked: `None` when policy
+/// sets no proxy (the system's applies). Only `http://` and `https://`
+/// proxies are supported.
+pub fn policy_proxy(policy: &Policy) -> Result<Option<PolicyProxy>> {
     let Some(url) = policy_url(policy) else {
-        return Ok(builder);
+        return Ok(None);
     };
     let parsed =
         Url::parse(url).map_err(|e| super::invalid("ProxyUrl", format!("{}: {e}", redact(url))))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(super::invalid(
             "ProxyUrl",
             format!(
@@ -140,24 +174,39 @@ pub fn apply(policy: &Policy, builder: reqwest::ClientBuilder) -> Result<reqwest
             ),
         ));
     }
-    // The credentials go in the Proxy-Authorization header, not the URL.
-    let mut bare = parsed.clone();
+    let credentials = (!parsed.username().is_empty()).then(|| {
+        (
+            percent_encoding_decode(parsed.username()),
+            secrecy::SecretString::from(percent_encoding_decode(parsed.password().unwrap_or(""))),
+        )
+    });
+    let mut bare = parsed;
     let _ = bare.set_username("");
     let _ = bare.set_password(None);
-    let mut proxy = reqwest::Proxy::all(bare.as_str())
-        .map_err(|e| super::invalid("ProxyUrl", format!("{}: {e}", redact(url))))?;
-    if !parsed.username().is_empty() {
-        let decode = |s: &str| percent_encoding_decode(s);
-        proxy = proxy.basic_auth(
-            &decode(parsed.username()),
-            &decode(parsed.password().unwrap_or("")),
-        );
-    }
-    let bypass: Vec<String> = bypass_list(policy)
+    let no_proxy = bypass_list(policy)
         .into_iter()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
-        .collect();
-    proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&bypass.join(",")));
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok(Some(PolicyProxy {
+        url: bare,
+        credentials,
+        no_proxy,
+    }))
+}
+
+/// Sets the proxy of an HTTP client: the policy's (with its bypass list)
+/// or, when policy sets none, the system's (reqwest's default).
+pub fn apply(policy: &Policy, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    let Some(p) = policy_proxy(policy)? else {
+        return Ok(builder);
+    };
+    let mut proxy = reqwest::Proxy::all(p.url.as_str())
+        .map_err(|e| super::invalid("ProxyUrl", format!("{}: {e}", p.url)))?;
+    if let Some((user, password)) = p.basic_auth() {
+        proxy = proxy.basic_auth(user, password);
+    }
+    proxy = proxy.no_proxy(reqwest::NoProxy::from_string(&p.no_proxy));
     Ok(builder.proxy(proxy))
 }
 

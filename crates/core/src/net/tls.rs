@@ -55,7 +55,12 @@ impl TlsProblem {
 
     fn from_certificate_error(e: &CertificateError) -> TlsProblem {
         match e {
-            CertificateError::UnknownIssuer => TlsProblem::Untrusted,
+            // BadSignature: an issuer of the same name is trusted but did
+            // not sign this (two inspecting proxies' CAs both named
+            // "mitmproxy"): the chain still leads to no trusted root.
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                TlsProblem::Untrusted
+            }
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 TlsProblem::Expired
             }
