@@ -7,7 +7,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use educloud_core::desktop::Desktop;
 use educloud_core::paths::AppPaths;
-use educloud_core::policy::{self, LoadedPolicy};
+use educloud_core::policy::{self, EnvironmentKind, LoadedPolicy};
+use educloud_core::settings;
 use educloud_core::CoreError;
 
 #[derive(Debug, Parser)]
@@ -57,6 +58,13 @@ pub(crate) enum Command {
         check: bool,
         #[command(subcommand)]
         action: Option<CountiesAction>,
+    },
+    /// Which Education Cloud this computer's user works with: show it, or
+    /// choose the ministry's (`production`), the demo (`sandbox`) or the
+    /// organization's (its URL, checked before it is saved).
+    Service {
+        /// `production`, `sandbox` or the organization's service URL.
+        choice: Option<String>,
     },
     /// Run the local Education Cloud + county IdP sandbox until stopped.
     Sandbox {
@@ -108,6 +116,10 @@ pub fn main() -> ExitCode {
             }),
             Err(e) => fail(&e),
         },
+        Some(Command::Service { choice }) => match Desktop::open(paths, LoadedPolicy::load()) {
+            Ok(desktop) => runtime(async move { service(&desktop, choice).await }),
+            Err(e) => fail(&e),
+        },
         Some(Command::Sandbox { port, data, smtp }) => runtime(async move {
             let handle = educloud_sandbox::start(educloud_sandbox::SandboxConfig {
                 data_dir: data,
@@ -151,8 +163,12 @@ pub(crate) fn fail(e: &CoreError) -> ExitCode {
 
 async fn doctor(desktop: &Desktop) {
     println!("EduCloud Desktop {}", env!("CARGO_PKG_VERSION"));
-    match desktop.environment() {
-        Ok(env) => println!(
+    match (desktop.needs_service_choice(), desktop.environment()) {
+        (Ok(true), _) => println!(
+            "environment: not chosen yet — the window asks once \
+             (or: educloud service production | sandbox | <your organization's URL>)"
+        ),
+        (_, Ok(env)) => println!(
             "environment: {} ({:?}{})",
             serde_json::to_value(env.value.kind)
                 .ok()
@@ -164,7 +180,7 @@ async fn doctor(desktop: &Desktop) {
                 .map(|u| format!(", {u}"))
                 .unwrap_or_default()
         ),
-        Err(e) => println!("environment: error[{}]", e.code()),
+        (_, Err(e)) => println!("environment: error[{}]", e.code()),
     }
     println!("data dir: {}", desktop.paths.data_dir.display());
     println!("database: {}", desktop.paths.database().display());
@@ -183,12 +199,17 @@ async fn doctor(desktop: &Desktop) {
     for p in &desktop.loaded_policy().problems {
         println!("  problem: {p}");
     }
+    // Developer variables that were not applied (the machine policy is a
+    // floor no variable lowers), each with the reason.
+    for ignored in desktop.loaded_policy().ignored() {
+        println!("ignored: {ignored}");
+    }
     println!(
         "browser: {}",
-        std::env::var("EDUCLOUD_BROWSER")
-            .ok()
-            .or_else(|| desktop.policy().browser_command.clone())
-            .unwrap_or_else(|| "system default".into())
+        desktop
+            .loaded_policy()
+            .browser_command()
+            .unwrap_or("system default")
     );
     println!("webview: {}", webview_version());
     let vault = educloud_core::vault::SessionVault::os();
@@ -202,8 +223,75 @@ async fn doctor(desktop: &Desktop) {
     }
 }
 
+/// Where this build looked for the machine policy.
 fn policy_location() -> String {
-    std::env::var("EDUCLOUD_POLICY").unwrap_or_else(|_| policy::LINUX_POLICY_FILE.to_string())
+    let os = if cfg!(windows) {
+        format!(r"HKLM and HKCU\{}", policy::windows::WINDOWS_POLICY_KEY)
+    } else if cfg!(target_os = "macos") {
+        format!(
+            "{}/{}.plist",
+            policy::macos::MANAGED_PREFERENCES_DIR,
+            policy::macos::BUNDLE_ID
+        )
+    } else {
+        policy::LINUX_POLICY_FILE.to_string()
+    };
+    let debug_file = ["EDUCLOUD_MACHINE_POLICY", "EDUCLOUD_POLICY"]
+        .into_iter()
+        .filter(|_| cfg!(debug_assertions))
+        .find_map(|v| std::env::var(v).ok().filter(|f| !f.is_empty()));
+    match debug_file {
+        Some(f) if cfg!(target_os = "linux") => f,
+        Some(f) => format!("{os}, {f}"),
+        None => os,
+    }
+}
+
+/// `educloud service [production | sandbox | <url>]`: shows the service
+/// and where the choice comes from, or makes the user's choice (the same
+/// checks as the window's first-run screen).
+async fn service(desktop: &Desktop, choice: Option<String>) -> Result<(), CoreError> {
+    if let Some(choice) = choice {
+        let (kind, url) = match choice.as_str() {
+            "production" => (EnvironmentKind::Production, None),
+            "sandbox" => (EnvironmentKind::Sandbox, None),
+            url => (EnvironmentKind::Custom, Some(url)),
+        };
+        let chosen = settings::choose_service(desktop, kind, url).await?;
+        println!(
+            "chosen: {}{}",
+            chosen.choice.kind.as_str(),
+            chosen
+                .choice
+                .service_url
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default()
+        );
+    }
+    if desktop.needs_service_choice()? {
+        println!("service: not chosen yet");
+        return Ok(());
+    }
+    let env = desktop.environment()?;
+    println!(
+        "service: {}{} ({}{})",
+        env.value.kind.as_str(),
+        env.value
+            .service_url
+            .as_ref()
+            .map(|u| format!(" {u}"))
+            .unwrap_or_default(),
+        serde_json::to_value(env.origin)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        if env.locked() {
+            ", managed by your organization"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 fn webview_version() -> String {

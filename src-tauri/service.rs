@@ -8,7 +8,14 @@ use educloud_core::{CoreError, Result};
 
 /// Resolves the environment and makes the service known to `desktop`. The
 /// returned handle keeps an embedded sandbox alive; drop it to stop it.
+/// A release build's first run (no policy, no choice yet) connects to
+/// nothing: the window asks which service to use, then calls this again;
+/// the CLI's commands answer `service.not_chosen` (see `educloud service`).
 pub async fn connect(desktop: &Desktop) -> Result<Option<educloud_sandbox::SandboxHandle>> {
+    if desktop.needs_service_choice()? {
+        tracing::info!("no service chosen yet: the first-run screen asks");
+        return Ok(None);
+    }
     let env = desktop.environment()?.value;
     match env.kind {
         EnvironmentKind::Sandbox => {

@@ -211,3 +211,177 @@ fn counties_test_signs_in_through_the_browser_and_prints_the_claims() {
     let status = educloud(home.path()).arg("status").output().unwrap();
     assert!(String::from_utf8_lossy(&status.stdout).contains("signed in: no"));
 }
+
+// ---------------------------------------------------------------------------
+// The machine policy is a floor (issue 12 item 1). A release build reads the
+// machine policy where the OS keeps it; this debug binary is told to apply
+// the release rules (EDUCLOUD_RELEASE_RULES=1) and where the machine policy
+// file is (EDUCLOUD_MACHINE_POLICY) — two variables only debug builds read.
+// ---------------------------------------------------------------------------
+
+/// The binary under the release rules, with `machine` as the machine policy.
+fn released(home: &std::path::Path, machine: Option<&str>) -> Command {
+    let mut c = educloud(home);
+    c.env_remove("EDUCLOUD_POLICY")
+        .env("EDUCLOUD_RELEASE_RULES", "1");
+    let file = home.join("machine-policy.json");
+    if let Some(text) = machine {
+        std::fs::write(&file, text).unwrap();
+    }
+    c.env("EDUCLOUD_MACHINE_POLICY", &file);
+    c
+}
+
+fn stdout_of(mut c: Command) -> String {
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// What a pupil sets to loosen a school PC.
+fn pupil_file(home: &std::path::Path) -> std::path::PathBuf {
+    let f = home.join("pupil.json");
+    std::fs::write(
+        &f,
+        r#"{"SharedDevice":false,"AllowStaySignedIn":true,"DisableRegistration":false,
+            "Environment":"sandbox","ProxyUrl":"http://127.0.0.1:8888",
+            "ExtraCaCertificates":["/tmp/pupil-ca.pem"],"BrowserCommand":"pupil-browser"}"#,
+    )
+    .unwrap();
+    f
+}
+
+#[test]
+fn a_pupils_variables_cannot_loosen_the_machine_policy() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = released(
+        home.path(),
+        Some(
+            r#"{"SharedDevice":true,"AllowStaySignedIn":false,"DisableRegistration":true,
+                "Environment":"production"}"#,
+        ),
+    );
+    c.env("EDUCLOUD_POLICY", pupil_file(home.path()))
+        .env("EDUCLOUD_SERVICE_URL", "http://127.0.0.1:8888/")
+        .env("EDUCLOUD_BROWSER", "pupil-browser")
+        .arg("doctor");
+    let text = stdout_of(c);
+    for line in [
+        "environment: production (Policy, https://cloud.edu.tw/)",
+        "SharedDevice = true",
+        "AllowStaySignedIn = false",
+        "DisableRegistration = true",
+        "browser: system default",
+    ] {
+        assert!(text.contains(line), "{line} missing in\n{text}");
+    }
+    for key in ["ProxyUrl", "ExtraCaCertificates", "BrowserCommand"] {
+        assert!(!text.contains(&format!("{key} =")), "{key} in\n{text}");
+    }
+    for var in [
+        "EDUCLOUD_POLICY",
+        "EDUCLOUD_SERVICE_URL",
+        "EDUCLOUD_BROWSER",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("ignored: {var}="))
+                    && l.contains("AllowDeveloperOverrides")),
+            "{var} not reported as ignored in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn without_any_machine_policy_no_variable_adds_a_key() {
+    // Windows and macOS: IT left ProxyUrl, ExtraCaCertificates and
+    // BrowserCommand unset; a variable may not fill them.
+    let home = tempfile::tempdir().unwrap();
+    let mut c = released(home.path(), None);
+    c.env("EDUCLOUD_POLICY", pupil_file(home.path()))
+        .env("EDUCLOUD_BROWSER", "pupil-browser")
+        .arg("doctor");
+    let text = stdout_of(c);
+    assert!(text.contains("policy: none"), "{text}");
+    assert!(!text.contains("ProxyUrl ="), "{text}");
+    assert!(text.contains("browser: system default"), "{text}");
+    assert!(text.contains("ignored: EDUCLOUD_POLICY="), "{text}");
+    assert!(text.contains("ignored: EDUCLOUD_BROWSER="), "{text}");
+}
+
+#[test]
+fn a_machine_policy_may_allow_variables_for_the_keys_it_leaves_open() {
+    let home = tempfile::tempdir().unwrap();
+    let dev = home.path().join("dev.json");
+    std::fs::write(&dev, r#"{"SharedDevice":false,"Language":"en"}"#).unwrap();
+    let mut c = released(
+        home.path(),
+        Some(r#"{"AllowDeveloperOverrides":true,"SharedDevice":true}"#),
+    );
+    c.env("EDUCLOUD_POLICY", &dev)
+        .env("EDUCLOUD_SERVICE_URL", "http://127.0.0.1:9/")
+        .arg("doctor");
+    let text = stdout_of(c);
+    assert!(text.contains("SharedDevice = true"), "{text}");
+    assert!(text.contains("Language = en"), "{text}");
+    assert!(
+        text.contains("environment: custom (Environment, http://127.0.0.1:9/)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(its SharedDevice): the policy sets SharedDevice"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_release_build_asks_for_the_service_once() {
+    let home = tempfile::tempdir().unwrap();
+    let doctor = |home: &std::path::Path| {
+        let mut c = released(home, None);
+        c.arg("doctor");
+        stdout_of(c)
+    };
+    assert!(
+        doctor(home.path()).contains("environment: not chosen yet"),
+        "{}",
+        doctor(home.path())
+    );
+    let mut c = released(home.path(), None);
+    c.arg("service");
+    assert!(stdout_of(c).contains("service: not chosen yet"));
+    // Nothing listens there: refused, nothing saved.
+    let out = released(home.path(), None)
+        .args(["service", "http://127.0.0.1:9/"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[network.unreachable]"));
+    let out = released(home.path(), None)
+        .args(["service", "http://school.example.tw/"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[service.url_not_https]"));
+    let mut c = released(home.path(), None);
+    c.args(["service", "sandbox"]);
+    let text = stdout_of(c);
+    assert!(text.contains("chosen: sandbox"), "{text}");
+    assert!(text.contains("service: sandbox (user)"), "{text}");
+    assert!(doctor(home.path()).contains("environment: sandbox (User"));
+    // A debug build without the release rules starts on the demo at once.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut c = educloud(fresh.path());
+    c.arg("doctor");
+    assert!(stdout_of(c).contains("environment: sandbox (Default"));
+    // A policy's service cannot be changed.
+    let out = released(home.path(), Some(r#"{"Environment":"production"}"#))
+        .args(["service", "sandbox"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[policy.locked]"));
+}

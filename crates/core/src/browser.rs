@@ -2,8 +2,9 @@
 //! §8.12) through one place that tests and IT can steer.
 //!
 //! Order: an explicit command (policy `BrowserCommand`, else the
-//! `EDUCLOUD_BROWSER` environment variable) run with the URL as its one
-//! extra argument; otherwise the OS default handler (`open` crate: xdg-open /
+//! `EDUCLOUD_BROWSER` environment variable where it applies — see
+//! [`crate::policy::LoadedPolicy::browser_command`]) run with the URL as its
+//! one extra argument; otherwise the OS default handler (`open` crate: xdg-open /
 //! gio on Linux, `open` on macOS, `ShellExecute` on Windows). Under a desktop
 //! `xdg-open` ignores `$BROWSER`, which is why the override exists.
 //!
@@ -27,12 +28,12 @@ pub struct SystemBrowser {
 }
 
 impl SystemBrowser {
-    /// `policy_command` beats the `EDUCLOUD_BROWSER` environment variable.
-    pub fn new(policy_command: Option<String>) -> Self {
-        let command = policy_command
-            .filter(|c| !c.trim().is_empty())
-            .or_else(|| std::env::var("EDUCLOUD_BROWSER").ok())
-            .filter(|c| !c.trim().is_empty());
+    /// The system browser, or `command` (a command line; the URL is added
+    /// as its last argument). The caller decides which command applies
+    /// ([`crate::policy::LoadedPolicy::browser_command`]); this reads no
+    /// variable.
+    pub fn new(command: Option<String>) -> Self {
+        let command = command.filter(|c| !c.trim().is_empty());
         SystemBrowser { command }
     }
 

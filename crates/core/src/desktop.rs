@@ -34,7 +34,9 @@ impl Desktop {
     pub fn open(paths: AppPaths, policy: LoadedPolicy) -> Result<Self> {
         paths.ensure()?;
         let store = Store::open(&paths.database())?;
-        let browser = Arc::new(SystemBrowser::new(policy.policy().browser_command.clone()));
+        let browser = Arc::new(SystemBrowser::new(
+            policy.browser_command().map(str::to_string),
+        ));
         Ok(Desktop {
             paths,
             store,
@@ -63,7 +65,14 @@ impl Desktop {
 
     /// The resolved environment choice (before any sandbox is started).
     pub fn environment(&self) -> Result<settings::Resolved<settings::EnvironmentChoice>> {
-        settings::environment(self.policy(), &self.store)
+        settings::environment(&self.policy, &self.store)
+    }
+
+    /// Whether the user must choose the service first (a release build's
+    /// first run: no policy, no earlier choice). The window shows the
+    /// first-run screen; nothing connects until then.
+    pub fn needs_service_choice(&self) -> Result<bool> {
+        settings::needs_service_choice(&self.policy, &self.store)
     }
 
     /// Sets the service once it is known (the embedded sandbox's URL, or the
@@ -83,6 +92,9 @@ impl Desktop {
         for _ in 0..200 {
             if let Some(s) = self.service.get() {
                 return Ok(s);
+            }
+            if self.needs_service_choice()? {
+                return Err(CoreError::ServiceNotChosen);
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }

@@ -87,6 +87,9 @@ pub enum CoreError {
     /// The Education Cloud service is not known yet (still starting).
     #[error("the Education Cloud service is not ready")]
     ServiceNotReady,
+    /// No service chosen yet (a release build's first run).
+    #[error("no Education Cloud service has been chosen yet")]
+    ServiceNotChosen,
     #[error("keychain unavailable: {0}")]
     KeychainUnavailable(String),
     #[error("keychain entry too large ({0} bytes)")]
@@ -127,6 +130,16 @@ pub mod code {
     pub const REFRESH_EXPIRED: &str = "refresh.expired";
     pub const ACCOUNT_CHANGED: &str = "session.account_changed";
     pub const SERVICE_NOT_READY: &str = "service.not_ready";
+    /// A release build with no policy and no choice yet: the user picks
+    /// the service first (first-run screen, `educloud service`).
+    pub const SERVICE_NOT_CHOSEN: &str = "service.not_chosen";
+    /// The organization's service URL is not a URL.
+    pub const SERVICE_URL_INVALID: &str = "service.url_invalid";
+    /// The organization's service URL is not https.
+    pub const SERVICE_URL_NOT_HTTPS: &str = "service.url_not_https";
+    /// The URL answers, but not as an Education Cloud service (no
+    /// `.well-known/educloud-configuration`).
+    pub const SERVICE_NOT_EDUCLOUD: &str = "service.not_educloud";
     /// Not an error: a sign-out that could not reach the service; the
     /// session is ended there at the next launch ([`crate::session::SignOutResult`]).
     pub const NOT_REVOKED: &str = "signout.not_revoked";
@@ -143,6 +156,10 @@ pub mod code {
         REFRESH_EXPIRED,
         ACCOUNT_CHANGED,
         SERVICE_NOT_READY,
+        SERVICE_NOT_CHOSEN,
+        SERVICE_URL_INVALID,
+        SERVICE_URL_NOT_HTTPS,
+        SERVICE_NOT_EDUCLOUD,
         NOT_REVOKED,
         NOT_KEPT_NOW,
     ];
@@ -177,6 +194,7 @@ impl CoreError {
             CoreError::KeptSessionExpired => code::REFRESH_EXPIRED,
             CoreError::AccountChanged => code::ACCOUNT_CHANGED,
             CoreError::ServiceNotReady => code::SERVICE_NOT_READY,
+            CoreError::ServiceNotChosen => code::SERVICE_NOT_CHOSEN,
             CoreError::KeychainUnavailable(_) => "keychain.unavailable",
             CoreError::KeychainTooLarge(_) => "keychain.too_large",
             CoreError::Keychain(_) => "keychain.failed",

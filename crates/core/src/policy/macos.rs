@@ -63,13 +63,23 @@ impl LoadedPolicy {
     /// Adds a managed-preferences plist (binary or XML) below the sources
     /// already added. A missing file adds nothing.
     pub fn add_plist_file(&mut self, path: &Path) {
+        self.add_plist_file_as(path, true);
+    }
+
+    /// [`LoadedPolicy::add_plist_file`] for the computer's file (`machine`)
+    /// or a user's.
+    fn add_plist_file_as(&mut self, path: &Path, machine: bool) {
         let name = path.display().to_string();
         match plist::Value::from_file(path) {
             Ok(plist::Value::Dictionary(dict)) => {
                 let (policy, problems) = policy_from_plist(&dict);
                 self.problems
                     .extend(problems.into_iter().map(|p| format!("{name}: {p}")));
-                self.add(name, policy);
+                if machine {
+                    self.add(name, policy);
+                } else {
+                    self.add_user(name, policy);
+                }
             }
             Ok(_) => self.problems.push(format!(
                 "{name}: ignored, the top level must be a dictionary"
@@ -96,8 +106,8 @@ pub fn managed_preference_files(root: &Path, user: Option<&str>) -> Vec<PathBuf>
 
 /// Adds the computer's then the user's managed preferences under `root`.
 pub fn add_managed_preferences(loaded: &mut LoadedPolicy, root: &Path, user: Option<&str>) {
-    for file in managed_preference_files(root, user) {
-        loaded.add_plist_file(&file);
+    for (i, file) in managed_preference_files(root, user).iter().enumerate() {
+        loaded.add_plist_file_as(file, i == 0);
     }
 }
 

@@ -28,7 +28,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{Policy, KEYS};
-pub use load::LoadedPolicy;
+pub use load::{
+    Build, DeveloperOverrides, DeveloperVars, IgnoreReason, IgnoredVariable, LoadedPolicy,
+};
 pub use update::{channel_endpoint, UpdateGate};
 
 /// The well-known Linux policy file.

@@ -278,17 +278,27 @@ pub fn add_reg_export(loaded: &mut LoadedPolicy, name: &str, sections: &[RegSect
             .iter()
             .filter(|s| s.key.eq_ignore_ascii_case(&wanted))
         {
-            add_values(loaded, format!("{name} [{wanted}]"), &s.values);
+            let machine = hive == "HKEY_LOCAL_MACHINE";
+            add_values(loaded, format!("{name} [{wanted}]"), &s.values, machine);
         }
     }
 }
 
-fn add_values(loaded: &mut LoadedPolicy, name: String, values: &[(String, RegValue)]) {
+fn add_values(
+    loaded: &mut LoadedPolicy,
+    name: String,
+    values: &[(String, RegValue)],
+    machine: bool,
+) {
     let (policy, problems) = policy_from_registry(values);
     loaded
         .problems
         .extend(problems.into_iter().map(|p| format!("{name}: {p}")));
-    loaded.add(name, policy);
+    if machine {
+        loaded.add(name, policy);
+    } else {
+        loaded.add_user(name, policy);
+    }
 }
 
 /// Reads HKLM, then HKCU.
@@ -298,7 +308,7 @@ pub(super) fn add_os_sources(loaded: &mut LoadedPolicy) {
     for (hive, label) in [(HKEY_LOCAL_MACHINE, "HKLM"), (HKEY_CURRENT_USER, "HKCU")] {
         let name = format!("{label}\\{WINDOWS_POLICY_KEY}");
         match read_key(&winreg::RegKey::predef(hive)) {
-            Ok(Some(values)) => add_values(loaded, name, &values),
+            Ok(Some(values)) => add_values(loaded, name, &values, label == "HKLM"),
             Ok(None) => {}
             Err(e) => loaded.problems.push(format!("{name}: unreadable, {e}")),
         }
