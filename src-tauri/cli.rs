@@ -78,6 +78,15 @@ pub(crate) enum Command {
         /// (e.g. smtp://127.0.0.1:2525).
         #[arg(long)]
         smtp: Option<String>,
+        /// Serve HTTPS with a CA the sandbox makes (in --data, else a
+        /// temporary folder); prints `CA <path>` before `READY <url>`.
+        #[arg(long)]
+        tls: bool,
+        /// Advertise this base URL (an origin, e.g. https://edu.example/)
+        /// instead of the listening one, behind a TLS-terminating reverse
+        /// proxy; prints `LISTEN <local url>` before `READY <url>`.
+        #[arg(long)]
+        public_url: Option<url::Url>,
     },
 }
 
@@ -120,14 +129,28 @@ pub fn main() -> ExitCode {
             Ok(desktop) => runtime(async move { service(&desktop, choice).await }),
             Err(e) => fail(&e),
         },
-        Some(Command::Sandbox { port, data, smtp }) => runtime(async move {
+        Some(Command::Sandbox {
+            port,
+            data,
+            smtp,
+            tls,
+            public_url,
+        }) => runtime(async move {
             let handle = educloud_sandbox::start(educloud_sandbox::SandboxConfig {
                 data_dir: data,
                 port,
                 smtp,
+                tls,
+                public_url,
             })
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?;
+            if let Some(ca) = handle.ca_cert_path() {
+                println!("CA {}", ca.display());
+            }
+            if handle.local_url() != handle.base_url() {
+                println!("LISTEN {}", handle.local_url());
+            }
             println!("READY {}", handle.base_url());
             let _ = tokio::signal::ctrl_c().await;
             Ok(())

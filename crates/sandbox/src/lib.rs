@@ -6,7 +6,9 @@
 //! # Composition
 //!
 //! [`start`] binds `127.0.0.1:{port}`, derives the base URL
-//! (`http://127.0.0.1:PORT/`) and builds one axum [`Router`] from:
+//! (`http://127.0.0.1:PORT/`, `https://…` with [`SandboxConfig::tls`], or
+//! the [`SandboxConfig::public_url`] it advertises behind a reverse proxy)
+//! and builds one axum [`Router`] from:
 //! - `GET /` — the sandbox home page ([`home`]): environment, counties and
 //!   their issuers, demo users and passwords, link to `/outbox`;
 //! - [`idp::router`] — every county IdP under `/idp/{code}/…`, sharing one
@@ -40,6 +42,7 @@ pub mod idp;
 pub mod outbox;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tls;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -67,6 +70,10 @@ pub enum SandboxError {
     Idp(#[from] idp::IdpError),
     #[error("education cloud: {0}")]
     Cloud(#[from] cloud::CloudError),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("{0}")]
     Other(String),
 }
@@ -78,6 +85,8 @@ impl SandboxError {
             SandboxError::Bind(_) => "sandbox.bind",
             SandboxError::Idp(e) => e.code(),
             SandboxError::Cloud(e) => e.code(),
+            SandboxError::Tls(_) => "sandbox.tls",
+            SandboxError::Config(_) => "sandbox.config",
             SandboxError::Other(_) => "sandbox.other",
         }
     }
@@ -94,11 +103,50 @@ pub struct SandboxConfig {
     /// (`smtp://host:port`, `smtps://user:pass@host`, see lettre's
     /// `from_url`); `None` = outbox only.
     pub smtp: Option<String>,
+    /// Serve HTTPS with a CA the sandbox makes ([`tls`]): its certificate
+    /// is written to `data_dir` (a temporary folder when in memory) and
+    /// named by [`SandboxHandle::ca_cert_path`].
+    pub tls: bool,
+    /// The base URL to advertise instead of the listening one (service
+    /// configuration, county issuers and endpoints, page links, mails), for
+    /// a sandbox behind a TLS-terminating reverse proxy that forwards a
+    /// whole origin: `http(s)://host[:port]/`, no path, query, fragment or
+    /// credentials (else `sandbox.config`).
+    pub public_url: Option<Url>,
+}
+
+/// `public_url` checked as a base: an http(s) origin.
+fn public_base(u: &Url) -> Result<Url, SandboxError> {
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(SandboxError::Config(format!(
+            "public URL must be http(s)://host/…: {u}"
+        )));
+    }
+    if u.query().is_some()
+        || u.fragment().is_some()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(SandboxError::Config(format!(
+            "public URL must have no query, fragment or credentials: {u}"
+        )));
+    }
+    // The sandbox's pages link root-relative (`/idp/ntpc/login`): the
+    // proxy forwards a whole origin, not a sub-path.
+    if !matches!(u.path(), "" | "/") {
+        return Err(SandboxError::Config(format!(
+            "public URL must be an origin (no path), as the proxy forwards / to the sandbox: {u}"
+        )));
+    }
+    let base = u.clone();
+    Ok(base)
 }
 
 /// A running sandbox; stops when dropped.
 pub struct SandboxHandle {
     base_url: Url,
+    local_url: Url,
+    tls: Option<tls::TlsSetup>,
     idp: Arc<IdpRegistry>,
     cloud: Arc<cloud::Cloud>,
     #[cfg(feature = "testkit")]
@@ -107,9 +155,27 @@ pub struct SandboxHandle {
 }
 
 impl SandboxHandle {
-    /// e.g. `http://127.0.0.1:41234/`
+    /// The base URL the sandbox advertises, e.g. `http://127.0.0.1:41234/`
+    /// (`https://…` with [`SandboxConfig::tls`]; the
+    /// [`SandboxConfig::public_url`] when one is set).
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// Where the sandbox really listens, e.g. `https://127.0.0.1:41234/`
+    /// (the same as [`Self::base_url`] unless a public URL is set).
+    pub fn local_url(&self) -> &Url {
+        &self.local_url
+    }
+
+    /// The CA certificate file (PEM) to trust, with [`SandboxConfig::tls`].
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|t| t.ca_path.as_path())
+    }
+
+    /// The CA certificate (PEM), with [`SandboxConfig::tls`].
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// The county IdPs of this sandbox (for tests: verify or mint county
@@ -149,8 +215,18 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
     socket.bind(SocketAddr::from(([127, 0, 0, 1], config.port)))?;
     let listener: TcpListener = socket.listen(1024)?;
     let addr = listener.local_addr()?;
-    let base_url =
-        Url::parse(&format!("http://{addr}/")).map_err(|e| SandboxError::Other(e.to_string()))?;
+    let scheme = if config.tls { "https" } else { "http" };
+    let local_url = Url::parse(&format!("{scheme}://{addr}/"))
+        .map_err(|e| SandboxError::Other(e.to_string()))?;
+    let base_url = match &config.public_url {
+        Some(u) => public_base(u)?,
+        None => local_url.clone(),
+    };
+    let tls = if config.tls {
+        Some(tls::prepare(config.data_dir.as_deref())?)
+    } else {
+        None
+    };
     let idp = IdpRegistry::start(
         &base_url,
         IdpOptions {
@@ -177,21 +253,35 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         testkit::record,
     ));
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        // Connect info gives the cloud the client address (per-address
-        // sign-in throttling).
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    tracing::info!(%base_url, "sandbox listening");
+    // Connect info gives the cloud the client address (per-address
+    // sign-in throttling).
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    match &tls {
+        Some(t) => {
+            use axum::serve::ListenerExt as _;
+            let listener = tls::TlsListener::new(listener, t.acceptor.clone())?.tap_io(|_| {});
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, service)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            });
+        }
+        None => {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, service)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            });
+        }
+    }
+    tracing::info!(%base_url, %local_url, "sandbox listening");
     Ok(SandboxHandle {
         base_url,
+        local_url,
+        tls,
         idp,
         cloud,
         #[cfg(feature = "testkit")]
