@@ -25,8 +25,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Print the environment, folders, policy and keychain status.
-    Doctor,
+    /// Print the environment, folders, policy, keychain and network status
+    /// (proxy, trust, the service's certificate and clock).
+    Doctor {
+        /// Test this URL the way the app connects (same trust and proxy):
+        /// print the certificate chain it saw, the verdict and the clock.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Sign in: with a county Open ID in the browser, or an e-mail and
     /// password (read from a prompt, or from stdin when it is not a terminal).
     Login {
@@ -118,10 +124,10 @@ pub fn main() -> ExitCode {
             Ok(desktop) => crate::gui::run(desktop, started),
             Err(e) => fail(&e),
         },
-        Some(Command::Doctor) => match Desktop::open(paths, LoadedPolicy::load()) {
+        Some(Command::Doctor { url }) => match Desktop::open(paths, LoadedPolicy::load()) {
             Ok(desktop) => runtime(async move {
                 doctor(&desktop).await;
-                Ok(())
+                crate::doctor_net::network(&desktop, url.as_deref()).await
             }),
             Err(e) => fail(&e),
         },

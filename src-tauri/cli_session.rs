@@ -171,7 +171,7 @@ pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Doctor | Command::Sandbox { .. } | Command::Service { .. } => Ok(()),
+        Command::Doctor { .. } | Command::Sandbox { .. } | Command::Service { .. } => Ok(()),
     }
 }
 

@@ -5,6 +5,7 @@
 mod cli;
 mod cli_session;
 mod commands;
+mod doctor_net;
 mod dto;
 mod gui;
 mod logging;

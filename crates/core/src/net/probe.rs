@@ -35,6 +35,9 @@ pub struct Probe {
     pub server_date: Option<String>,
     /// Server time minus this computer's time, in seconds.
     pub clock_offset_secs: Option<i64>,
+    /// The error itself (for an exit code that names it).
+    #[serde(skip)]
+    pub cause: Option<CoreError>,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,11 +76,13 @@ pub async fn probe(policy: &Policy, url: &Url) -> Probe {
         error: None,
         server_date: None,
         clock_offset_secs: None,
+        cause: None,
     };
     let client = match client(policy, seen.clone()) {
         Ok(c) => c,
         Err(e) => {
             out.error = Some((&e).into());
+            out.cause = Some(e);
             return out;
         }
     };
@@ -93,6 +98,7 @@ pub async fn probe(policy: &Policy, url: &Url) -> Probe {
             out.status = Some(resp.status().as_u16());
             if let Some(e) = super::proxy_status_error(&resp) {
                 out.error = Some((&e).into());
+                out.cause = Some(e);
             }
             if let Some(date) = resp
                 .headers()
@@ -104,7 +110,11 @@ pub async fn probe(policy: &Policy, url: &Url) -> Probe {
             }
             let _ = super::read_limited(resp, super::limits::PROBLEM, "the answer").await;
         }
-        Err(e) => out.error = Some((&super::transport_error(e)).into()),
+        Err(e) => {
+            let e = super::transport_error(e);
+            out.error = Some((&e).into());
+            out.cause = Some(e);
+        }
     }
     out
 }
