@@ -50,7 +50,7 @@ pub enum CoreError {
     #[error("sign-in rejected: {code}")]
     SignInRejected { code: &'static str, detail: String },
     /// The identity provider itself said no (RFC 6749 §4.1.2.1 error).
-    #[error("identity provider error {error}")]
+    #[error("identity provider error {error:?}")]
     IdpError {
         error: String,
         description: Option<String>,

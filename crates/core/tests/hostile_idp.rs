@@ -152,6 +152,8 @@ struct Tamper {
     redirect_state: Option<String>,
     /// Answer the authorization with this error.
     redirect_error: Option<&'static str>,
+    /// … and this `error_description` (default "the user pressed 取消").
+    redirect_error_description: Option<&'static str>,
     /// Claim overrides merged into the ID token (null removes a claim).
     claims: Value,
     /// UserInfo `sub` override.
@@ -190,6 +192,7 @@ impl Default for Tamper {
             redirect_iss: None,
             redirect_state: None,
             redirect_error: None,
+            redirect_error_description: None,
             claims: json!({}),
             userinfo_sub: None,
             require_basic_secret: None,
@@ -422,7 +425,11 @@ async fn authorize(State(op): State<Shared>, Query(q): Query<HashMap<String, Str
         match t.redirect_error {
             Some(e) => {
                 pairs.append_pair("error", e);
-                pairs.append_pair("error_description", "the user pressed 取消");
+                pairs.append_pair(
+                    "error_description",
+                    t.redirect_error_description
+                        .unwrap_or("the user pressed 取消"),
+                );
             }
             None => {
                 pairs.append_pair("code", &code);
@@ -1210,7 +1217,10 @@ async fn a_clock_hours_off_is_named_as_the_clock() {
             panic!("{err:?}")
         };
         let way = if offset < 0 { "ahead of" } else { "behind" };
-        assert!(detail.contains(way) && detail.contains("Date"), "{offset}: {detail}");
+        assert!(
+            detail.contains(way) && detail.contains("Date"),
+            "{offset}: {detail}"
+        );
         let pages = r.browser.pages(1).await;
         assert!(
             pages[0].body.contains("您電腦的時間不正確"),
@@ -1453,6 +1463,73 @@ async fn access_denied_is_reported_in_words() {
     let pages = r.browser.pages(1).await;
     assert!(pages[0].body.contains("您已取消登入"));
     assert_eq!(r.hostile.log().token_calls, 0);
+}
+
+/// Log lines captured with the app's formatter (tracing-subscriber fmt).
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// Issue 12 item 7: an IdP's `error` / `error_description` with a newline
+/// and a fake log line after it stays inside its own line, in the oidc
+/// logs and where the shell logs the error (`error = %e`, as
+/// `src-tauri/dto.rs` does).
+#[tokio::test]
+async fn a_forged_newline_from_the_provider_cannot_start_a_log_line() {
+    const FORGED: &str = "1999-01-01T00:00:00.000000Z ERROR educloud: FORGED";
+    // Global (a thread-scoped subscriber misses callsites other test
+    // threads registered first); the other tests' lines land here too.
+    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    let logs = LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    });
+    let r = rig(tamper(|t| {
+        t.redirect_error =
+            Some("access_denied\n1999-01-01T00:00:00.000000Z ERROR educloud: FORGED");
+        t.redirect_error_description =
+            Some("bye\r\n1999-01-01T00:00:00.000000Z ERROR educloud: FORGED");
+    }))
+    .await;
+    let err = r
+        .sign_in()
+        .await
+        .expect_err("the error answer was accepted");
+    tracing::warn!(code = err.code(), error = %err, "command failed");
+    assert!(!err.to_string().contains('\n'), "{err}");
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.matches("FORGED").count() >= 2,
+        "the values were not logged: {text}"
+    );
+    for line in text.lines() {
+        assert!(
+            !line.starts_with(&FORGED[..10]),
+            "a forged line: {line:?}\n{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -19,11 +19,11 @@ pub(crate) fn base(issuer: &str) -> &str {
 
 pub(crate) fn check_endpoint(what: &str, url: &str) -> Result<()> {
     let parsed = Url::parse(url)
-        .map_err(|e| rejected(code::INSECURE_ENDPOINT, format!("{what} {url}: {e}")))?;
+        .map_err(|e| rejected(code::INSECURE_ENDPOINT, format!("{what} {url:?}: {e}")))?;
     if !is_secure_url(&parsed) {
         return Err(rejected(
             code::INSECURE_ENDPOINT,
-            format!("{what} {url} is not https"),
+            format!("{what} {url:?} is not https"),
         ));
     }
     Ok(())
@@ -45,7 +45,7 @@ pub(crate) fn parse_discovery(
         return Err(rejected(
             code::DISCOVERY_ISSUER_MISMATCH,
             format!(
-                "the discovery document names issuer {} (configured: {})",
+                "the discovery document names issuer {:?} (configured: {:?})",
                 metadata.issuer().as_str(),
                 idp.issuer
             ),
@@ -94,14 +94,14 @@ pub(crate) async fn discover(
         .and_then(|text| match parse_discovery(idp, text.as_bytes(), what) {
             Ok(m) => Some(m),
             Err(e) => {
-                tracing::warn!(code = e.code(), issuer = %idp.issuer, "discarding a cached discovery document");
+                tracing::warn!(code = e.code(), issuer = ?idp.issuer, "discarding a cached discovery document");
                 cache.forget(&key);
                 None
             }
         });
     let metadata = match cached {
         Some(m) => {
-            tracing::debug!(issuer = %idp.issuer, "discovery document from the cache");
+            tracing::debug!(issuer = ?idp.issuer, "discovery document from the cache");
             m
         }
         None => {
@@ -134,11 +134,11 @@ pub(crate) async fn load_jwks(
     if let Some(text) = cache.get(&key) {
         match parse_jwks(text.as_bytes(), what) {
             Ok(jwks) => {
-                tracing::debug!(jwks_uri = %uri.as_str(), "JWKS from the cache");
+                tracing::debug!(jwks_uri = ?uri.as_str(), "JWKS from the cache");
                 return Ok(jwks);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "discarding a cached JWKS");
+                tracing::warn!(error = ?e.to_string(), "discarding a cached JWKS");
                 cache.forget(&key);
             }
         }
@@ -162,7 +162,7 @@ pub(crate) async fn fetch_jwks(
         {
             return Err(CoreError::BadResponse {
                 what: what.to_string(),
-                detail: format!("JWKS: unexpected Content-Type {ct}"),
+                detail: format!("JWKS: unexpected Content-Type {ct:?}"),
             });
         }
     }

@@ -17,7 +17,7 @@ use crate::{CoreError, Result};
 pub(crate) enum IdpHttpError {
     #[error("{0}")]
     Transport(#[source] reqwest::Error),
-    #[error("refused to follow a redirect (HTTP {status}) to {location}")]
+    #[error("refused to follow a redirect (HTTP {status}) to {location:?}")]
     Redirect { status: u16, location: String },
 }
 
@@ -105,7 +105,7 @@ impl IdpHttpError {
                 if e.is_decode() || e.is_body() {
                     CoreError::BadResponse {
                         what: what.to_string(),
-                        detail: e.to_string(),
+                        detail: net_text(&e.to_string()),
                     }
                 } else {
                     CoreError::Unreachable {
@@ -119,15 +119,25 @@ impl IdpHttpError {
     }
 }
 
+/// An error and its causes on one line, escaped with [`net_text`] (the
+/// messages quote what servers sent: URLs, issuers, claim values).
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
+    let mut s = net_text(&e.to_string());
     let mut cur = e.source();
     while let Some(inner) = cur {
         s.push_str(": ");
-        s.push_str(&inner.to_string());
+        s.push_str(&net_text(&inner.to_string()));
         cur = inner.source();
     }
     s
+}
+
+/// Text that came from the network (an IdP's `error_description`, an
+/// issuer, a URL it named), safe on one log line: newlines, other control
+/// characters, quotes and backslashes escaped (`\n`), the rest (Chinese
+/// included) kept. Values inside a message are quoted with `{:?}` instead.
+pub(crate) fn net_text(s: &str) -> String {
+    s.escape_debug().to_string()
 }
 
 /// A fetched JSON document and how long it may be cached.
@@ -155,7 +165,7 @@ pub(crate) async fn fetch_json(
     if !resp.status().is_success() {
         return Err(CoreError::BadResponse {
             what: what.to_string(),
-            detail: format!("{url}: HTTP {}", resp.status()),
+            detail: format!("{url:?}: HTTP {}", resp.status()),
         });
     }
     let header = |name: reqwest::header::HeaderName| {

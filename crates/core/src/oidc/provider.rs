@@ -45,7 +45,7 @@ use url::Url;
 use super::cache::{discovery_key, jwks_key, oauth_metadata_key, MetadataCache};
 use super::claims::{claims_json, identity_from_claims, overlay};
 use super::discovery::{base, check_endpoint, discover};
-use super::http::{IdpHttp, IdpHttpError};
+use super::http::{net_text, IdpHttp, IdpHttpError};
 use super::taipei::taipei_metadata;
 use super::types::{EduClaims, EduClient, EduProviderMetadata};
 use super::verify::TokenTimes;
@@ -231,7 +231,7 @@ impl Provider {
             .exchange_code(AuthorizationCode::new(code.expose_secret().to_string()))
             .map_err(|e| CoreError::BadResponse {
                 what: self.what.clone(),
-                detail: e.to_string(),
+                detail: net_text(&e.to_string()),
             })?
             .set_pkce_verifier(verifier)
             .request_async(&self.http)
@@ -309,7 +309,7 @@ impl Provider {
             ),
             RequestTokenError::Other(s) => CoreError::BadResponse {
                 what: self.what.clone(),
-                detail: s,
+                detail: net_text(&s),
             },
         }
     }
@@ -331,10 +331,10 @@ impl Provider {
             .await
             .map_err(|e| match e {
                 UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(d)) => {
-                    rejected(code::USERINFO_SUB_MISMATCH, d)
+                    rejected(code::USERINFO_SUB_MISMATCH, net_text(&d))
                 }
                 UserInfoError::ClaimsVerification(other) => {
-                    rejected(code::USERINFO_INVALID, other.to_string())
+                    rejected(code::USERINFO_INVALID, net_text(&other.to_string()))
                 }
                 UserInfoError::Request(h) => h.into_core(&self.what),
                 UserInfoError::Parse(p) => rejected(
@@ -343,11 +343,11 @@ impl Provider {
                 ),
                 UserInfoError::Response(status, _, why) => CoreError::BadResponse {
                     what: self.what.clone(),
-                    detail: format!("UserInfo: HTTP {status}: {why}"),
+                    detail: format!("UserInfo: HTTP {status}: {why:?}"),
                 },
                 other => CoreError::BadResponse {
                     what: self.what.clone(),
-                    detail: other.to_string(),
+                    detail: net_text(&other.to_string()),
                 },
             })?;
         Ok(Some(serde_json::to_value(&claims).unwrap_or(Value::Null)))
@@ -397,17 +397,17 @@ impl Provider {
         if status.is_redirection() {
             return Err(rejected(
                 code::REDIRECT_REFUSED,
-                format!("{url} answered {status}"),
+                format!("{url:?} answered {status}"),
             ));
         }
         if matches!(status.as_u16(), 401 | 403 | 404) {
-            tracing::warn!(%status, url, "resource not available with this token");
+            tracing::warn!(%status, url = ?url, "resource not available with this token");
             return Ok(None);
         }
         if !status.is_success() {
             return Err(CoreError::BadResponse {
                 what: self.what.clone(),
-                detail: format!("{url}: HTTP {status}"),
+                detail: format!("{url:?}: HTTP {status}"),
             });
         }
         let body = resp
@@ -418,7 +418,7 @@ impl Provider {
             .map(Some)
             .map_err(|_| CoreError::BadResponse {
                 what: self.what.clone(),
-                detail: format!("{url}: not JSON"),
+                detail: format!("{url:?}: not JSON"),
             })
     }
 }

@@ -100,7 +100,7 @@ pub(crate) async fn revoke_access_token(
     if status.is_redirection() {
         return Err(rejected(
             code::REDIRECT_REFUSED,
-            format!("{endpoint} answered {status}"),
+            format!("{:?} answered {status}", endpoint.as_str()),
         ));
     }
     if status == reqwest::StatusCode::OK {
@@ -113,7 +113,7 @@ pub(crate) async fn revoke_access_token(
     Err(CoreError::BadResponse {
         what: what.to_string(),
         detail: match error {
-            Some(e) => format!("HTTP {status}: {e}"),
+            Some(e) => format!("HTTP {status}: {e:?}"),
             None => format!("HTTP {status}"),
         },
     })

@@ -36,7 +36,7 @@ pub(crate) async fn taipei_document(
         match ours(text.as_bytes()) {
             Some(doc) => return Ok(Some(doc)),
             None => {
-                tracing::warn!(issuer = %idp.issuer, "discarding a cached RFC 8414 document");
+                tracing::warn!(issuer = ?idp.issuer, "discarding a cached RFC 8414 document");
                 cache.forget(&key);
             }
         }
@@ -57,7 +57,7 @@ pub(crate) async fn taipei_document(
         // missing document is not.
         Err(e @ CoreError::Unreachable { .. }) => Err(e),
         Err(e) => {
-            tracing::debug!(error = %e, "no RFC 8414 metadata");
+            tracing::debug!(error = ?e.to_string(), "no RFC 8414 metadata");
             Ok(None)
         }
     }

@@ -148,7 +148,7 @@ impl Provider {
             Some(azp) if azp.as_str() != client_id => {
                 return Err(rejected(
                     code::ID_TOKEN_AUDIENCE,
-                    format!("azp is {} (expected {client_id})", azp.as_str()),
+                    format!("azp is {:?} (expected {client_id:?})", azp.as_str()),
                 ))
             }
             None if claims.audiences().len() > 1 => {
@@ -291,8 +291,10 @@ mod tests {
         let jwt = format!(
             "{}.{}.{}",
             part(serde_json::json!({"alg": "RS256"})),
-            part(serde_json::json!({"iss": "https://x", "sub": "s", "aud": "c",
-                "exp": 2_000_000_000, "iat": 1_700_000_123})),
+            part(
+                serde_json::json!({"iss": "https://x", "sub": "s", "aud": "c",
+                "exp": 2_000_000_000, "iat": 1_700_000_123})
+            ),
             URL_SAFE_NO_PAD.encode([1u8; 8])
         );
         let token: EduIdToken = jwt.parse().unwrap();

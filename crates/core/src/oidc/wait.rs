@@ -150,7 +150,8 @@ impl PendingSignIn {
                 tracing::warn!(
                     county,
                     code = e.code(),
-                    detail = e.detail().unwrap_or_default(),
+                    // Debug: the detail may quote the county's own words.
+                    detail = ?e.detail().unwrap_or_default(),
                     "county sign-in rejected"
                 );
                 self.provider.forget_cached(cache);
@@ -202,7 +203,7 @@ impl PendingSignIn {
             Some(iss) => {
                 return Err(rejected(
                     code::ISS_MISMATCH,
-                    format!("iss {iss} (expected {})", provider.issuer()),
+                    format!("iss {iss:?} (expected {:?})", provider.issuer()),
                 ))
             }
             None if provider.iss_required => {
