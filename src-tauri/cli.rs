@@ -213,6 +213,19 @@ async fn doctor(desktop: &Desktop) {
     }
     println!("data dir: {}", desktop.paths.data_dir.display());
     println!("database: {}", desktop.paths.database().display());
+    if let Some(n) = desktop.store_notice() {
+        println!(
+            "store: damaged ({}); moved aside at {} to {} and a fresh store started — lost: {}; \
+             sessions kept in the keychain stay",
+            n.reason,
+            n.at,
+            n.moved_to,
+            n.lost.join(", ")
+        );
+    }
+    for p in desktop.paths.damaged_stores() {
+        println!("damaged store kept for IT: {}", p.display());
+    }
     println!("log dir: {}", desktop.paths.log_dir.display());
     if desktop.loaded_policy().sources.is_empty() {
         println!("policy: none (looked at {})", policy_location());

@@ -385,3 +385,46 @@ fn a_release_build_asks_for_the_service_once() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("error[policy.locked]"));
 }
+
+#[test]
+fn doctor_recovers_a_damaged_store_and_reports_it() {
+    // A power cut mid-write left garbage where the database was: the app
+    // moves it aside (kept for IT) and starts a fresh store.
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data/educloud");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("educloud.sqlite"), vec![0x5au8; 8192]).unwrap();
+    let mut c = educloud(home.path());
+    c.arg("doctor");
+    let text = stdout_of(c);
+    assert!(text.contains("store: damaged"), "{text}");
+    assert!(
+        text.contains("lost: drafts, accounts, history, settings"),
+        "{text}"
+    );
+    let kept: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("educloud.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        text.contains(&format!(
+            "damaged store kept for IT: {}",
+            data.join(&kept[0]).display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(data.join(&kept[0])).unwrap(),
+        vec![0x5au8; 8192]
+    );
+    // The other commands work on the fresh store.
+    let status = educloud(home.path()).arg("status").output().unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}

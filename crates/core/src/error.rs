@@ -111,6 +111,10 @@ pub enum CoreError {
     Store(#[from] rusqlite::Error),
     #[error("local store migration: {0}")]
     Migration(String),
+    /// The database file is damaged (not a database, or it fails SQLite's
+    /// check): [`crate::desktop::Desktop::open`] moves it aside.
+    #[error("the local store is damaged: {0}")]
+    StoreDamaged(String),
     #[error("file system: {0}")]
     Io(#[from] std::io::Error),
     #[error("no data directory could be found for this user")]
@@ -204,6 +208,7 @@ impl CoreError {
             CoreError::RegistrationDisabled => "registration.disabled",
             CoreError::CountyIdentityMissing => "session.county_identity_missing",
             CoreError::Store(_) | CoreError::Migration(_) => "store.failed",
+            CoreError::StoreDamaged(_) => "store.damaged",
             CoreError::Io(_) => "io.failed",
             CoreError::NoDataDir => "io.no_data_dir",
             CoreError::Internal(_) => "internal",
@@ -239,6 +244,7 @@ impl CoreError {
             "registration.disabled",
             "session.county_identity_missing",
             "store.failed",
+            "store.damaged",
             "io.failed",
             "io.no_data_dir",
             "internal",

@@ -47,6 +47,22 @@ impl AppPaths {
         self.data_dir.join("educloud.sqlite")
     }
 
+    /// Damaged stores the app moved aside (kept for IT), oldest first.
+    pub fn damaged_stores(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(&self.data_dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with(crate::desktop::DAMAGED_PREFIX) && n.ends_with(".sqlite")
+                })
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The embedded sandbox's own folder (its SQLite file, keys, outbox).
     pub fn sandbox_dir(&self) -> PathBuf {
         self.data_dir.join("sandbox")

@@ -56,14 +56,44 @@ fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// SQLite's "not a database" and "malformed" mean the file is damaged;
+/// anything else (locked, read-only, a full disk) is not the file's fault.
+fn damaged_or_failed(e: impl Into<CoreError>) -> CoreError {
+    match e.into() {
+        CoreError::Store(rusqlite::Error::SqliteFailure(f, detail))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
+        {
+            CoreError::StoreDamaged(detail.unwrap_or_else(|| f.to_string()))
+        }
+        other => other,
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path`, checks it and
+    /// migrates it. A file SQLite cannot use — not a database, or one that
+    /// fails `PRAGMA quick_check` (a power cut mid-write) — is
+    /// [`CoreError::StoreDamaged`]; [`crate::desktop::Desktop::open`] then
+    /// moves it aside and starts a fresh store.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = Connection::open(path)?;
-        Self::init(conn)
+        let conn = Connection::open(path).map_err(damaged_or_failed)?;
+        let check = || -> Result<()> {
+            // The first read of the file: "file is not a database" shows here.
+            let verdict: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            if verdict == "ok" {
+                Ok(())
+            } else {
+                Err(CoreError::StoreDamaged(verdict))
+            }
+        };
+        check().map_err(damaged_or_failed)?;
+        Self::init(conn).map_err(damaged_or_failed)
     }
 
     /// An in-memory database (tests, `--ephemeral`).
