@@ -5,6 +5,7 @@ mod rig;
 
 mod bench;
 mod home;
+mod https;
 mod register;
 mod signin;
 mod system_browser;
