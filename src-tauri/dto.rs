@@ -81,8 +81,20 @@ pub struct StatusDto {
     pub account: Option<AccountDto>,
     pub stay_signed_in: bool,
     pub keychain: KeychainDto,
-    pub known_accounts: Vec<KnownAccount>,
+    pub known_accounts: Vec<KnownAccountDto>,
     pub history: Vec<HistoryEntry>,
+    /// The service in use (`sandbox` or an origin; `null` while unknown).
+    pub service_origin: Option<String>,
+}
+
+/// An account on this PC; `other_service`: its kept session belongs to
+/// another service than the one in use, so it is shown but not signed in
+/// (and never sent here).
+#[derive(Debug, Serialize)]
+pub struct KnownAccountDto {
+    #[serde(flatten)]
+    pub account: KnownAccount,
+    pub other_service: bool,
 }
 
 impl From<SessionStatus> for StatusDto {
@@ -94,8 +106,18 @@ impl From<SessionStatus> for StatusDto {
                 available: s.stay_signed_in.available,
                 reason: s.stay_signed_in.reason,
             },
-            known_accounts: s.known_accounts,
+            known_accounts: s
+                .known_accounts
+                .into_iter()
+                .map(|account| KnownAccountDto {
+                    other_service: account.stay_signed_in
+                        && account.service_origin.is_some()
+                        && account.service_origin != s.service_origin,
+                    account,
+                })
+                .collect(),
             history: s.history,
+            service_origin: s.service_origin,
         }
     }
 }

@@ -135,6 +135,10 @@ const PARTS: [Part; 6] = [
     ),
 ];
 
+/// The service key of the in-process sandbox (kind Sandbox) the kept
+/// session is bound to.
+const SANDBOX: &str = "sandbox";
+
 async fn sign_in_once(
     desktop: &Desktop,
     session: &SessionState,
@@ -158,7 +162,7 @@ async fn sign_in_once(
     if check_keychain {
         let stored = session
             .vault()
-            .load(EMAIL)
+            .load(EMAIL, SANDBOX)
             .await
             .map_err(|e| format!("keychain read: {e}"))?;
         if stored.is_none() {
@@ -213,8 +217,8 @@ async fn measure(base_url: Url, n: usize) -> Result<Vec<SignInTimings>, String> 
     }
     // Nothing left behind, whatever happened.
     let _ = session.sign_out(&desktop, true).await;
-    let left = session.vault().load(EMAIL).await;
-    let deleted = session.vault().delete(EMAIL).await;
+    let left = session.vault().load(EMAIL, SANDBOX).await;
+    let deleted = session.vault().delete(EMAIL, SANDBOX).await;
     result?;
     match (left, deleted) {
         (Ok(None), Ok(false)) => Ok(samples),

@@ -15,9 +15,12 @@ use time::OffsetDateTime;
 
 use crate::{CoreError, Result};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!(
-    "../migrations/20261125T1200_init/up.sql"
-))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/20261125T1200_init/up.sql")),
+    M::up(include_str!(
+        "../migrations/20261206T1840_session_binding/up.sql"
+    )),
+];
 
 /// A handle on the app's database. Cheap operations only; callers on an
 /// async runtime may call it directly (each call is a few microseconds).
@@ -44,6 +47,9 @@ pub struct KnownAccount {
     pub method: String,
     pub stay_signed_in: bool,
     pub last_signed_in: String,
+    /// The service its kept session belongs to (an origin, or `sandbox`);
+    /// `None` before sessions were bound to their service.
+    pub service_origin: Option<String>,
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -200,18 +206,20 @@ impl Store {
     // ---- accounts ----
     pub fn remember_account(&self, a: &KnownAccount) -> Result<()> {
         self.conn().execute(
-            "INSERT INTO accounts(account, display_name, county, method, stay_signed_in, last_signed_in)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO accounts(account, display_name, county, method, stay_signed_in, last_signed_in, service_origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(account) DO UPDATE SET display_name = excluded.display_name,
                county = excluded.county, method = excluded.method,
-               stay_signed_in = excluded.stay_signed_in, last_signed_in = excluded.last_signed_in",
+               stay_signed_in = excluded.stay_signed_in, last_signed_in = excluded.last_signed_in,
+               service_origin = excluded.service_origin",
             params![
                 a.account,
                 a.display_name,
                 a.county,
                 a.method,
                 a.stay_signed_in,
-                a.last_signed_in
+                a.last_signed_in,
+                a.service_origin
             ],
         )?;
         Ok(())
@@ -240,7 +248,7 @@ impl Store {
     pub fn accounts(&self) -> Result<Vec<KnownAccount>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT account, display_name, county, method, stay_signed_in, last_signed_in
+            "SELECT account, display_name, county, method, stay_signed_in, last_signed_in, service_origin
              FROM accounts ORDER BY last_signed_in DESC, account",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -251,9 +259,41 @@ impl Store {
                 method: r.get(3)?,
                 stay_signed_in: r.get(4)?,
                 last_signed_in: r.get(5)?,
+                service_origin: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    // ---- sessions still to be ended at their service (no token here) ----
+
+    /// Notes that `account`'s session at `origin` is still to be revoked.
+    pub fn add_pending_revocation(&self, account: &str, origin: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO pending_revocations(account, service_origin, since)
+             VALUES (?1, ?2, ?3)",
+            params![account, origin, now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// The sessions still to be revoked: `(account, origin)`, oldest first.
+    pub fn pending_revocations(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT account, service_origin FROM pending_revocations ORDER BY since, account",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Forgets a pending revocation (done, or nothing left to revoke).
+    pub fn remove_pending_revocation(&self, account: &str, origin: &str) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM pending_revocations WHERE account = ?1 AND service_origin = ?2",
+            params![account, origin],
+        )?;
+        Ok(())
     }
 
     // ---- history ----
@@ -348,6 +388,7 @@ mod tests {
             method: "county".into(),
             stay_signed_in: false,
             last_signed_in: now_rfc3339(),
+            service_origin: Some("https://cloud.edu.tw".into()),
         };
         s.remember_account(&a).unwrap();
         a.stay_signed_in = true;
@@ -355,5 +396,24 @@ mod tests {
         let all = s.accounts().unwrap();
         assert_eq!(all.len(), 1);
         assert!(all[0].stay_signed_in);
+        assert_eq!(
+            all[0].service_origin.as_deref(),
+            Some("https://cloud.edu.tw")
+        );
+        // Pending revocations: a marker only (the token is in the keychain).
+        s.add_pending_revocation("t@mail.edu.tw", "https://cloud.edu.tw")
+            .unwrap();
+        s.add_pending_revocation("t@mail.edu.tw", "https://cloud.edu.tw")
+            .unwrap();
+        assert_eq!(
+            s.pending_revocations().unwrap(),
+            [(
+                "t@mail.edu.tw".to_string(),
+                "https://cloud.edu.tw".to_string()
+            )]
+        );
+        s.remove_pending_revocation("t@mail.edu.tw", "https://cloud.edu.tw")
+            .unwrap();
+        assert!(s.pending_revocations().unwrap().is_empty());
     }
 }

@@ -835,3 +835,84 @@ async fn a_pending_id_token_registration_is_dropped_not_revoked() {
     assert!(!out.county_token_revoked);
     assert!(session.pending_county().is_none());
 }
+
+// ---------------------------------------------------------------------------
+// Issue 12 item 2: a kept session is bound to the service that issued it
+// ---------------------------------------------------------------------------
+
+/// The app over `dir`, its service `sandbox` as an organization's service
+/// (`Custom`: bound by origin, as a real service is).
+fn desktop_at(
+    dir: &tempfile::TempDir,
+    browser: &Arc<SandboxBrowser>,
+    sandbox: &SandboxHandle,
+) -> Desktop {
+    let desktop = Desktop::open(AppPaths::under(dir.path()), LoadedPolicy::default())
+        .unwrap()
+        .with_browser(browser.clone());
+    desktop.set_service(ServiceEndpoint {
+        kind: EnvironmentKind::Custom,
+        base_url: sandbox.base_url().clone(),
+    });
+    desktop
+}
+
+#[tokio::test]
+async fn a_kept_session_is_only_ever_sent_to_the_service_that_issued_it() {
+    let r = rig().await;
+    let other = educloud_sandbox::start(SandboxConfig::default())
+        .await
+        .expect("second sandbox");
+    let email = "parent.demo@example.com";
+    let issuer_origin = r.sandbox.base_url().origin().ascii_serialization();
+    // Signed in with 保持登入狀態 at the first service.
+    let at_issuer = desktop_at(&r.dir, &r.browser, &r.sandbox);
+    let session = r.session();
+    session
+        .sign_in_password(&at_issuer, email, secret(CLOUD_PASSWORD), true)
+        .await
+        .unwrap();
+    assert!(session.active().unwrap().stay_signed_in);
+    let raw = r.keychain.raw(SERVICE_NAME, email).unwrap();
+    assert!(raw.contains(&issuer_origin), "the entry names its service");
+    drop(session);
+
+    // Started again, pointed at another service: it receives NOTHING, and
+    // the account shows as belonging to another service, not signed in.
+    other.traffic().clear();
+    let elsewhere = desktop_at(&r.dir, &r.browser, &other);
+    let session = r.session();
+    assert_eq!(session.restore_at_launch(&elsewhere).await.unwrap(), None);
+    assert!(session.active().is_none());
+    let seen = other.traffic().exchanges();
+    assert!(
+        seen.is_empty(),
+        "the other service received {:?}",
+        seen.iter().map(|e| e.path.clone()).collect::<Vec<_>>()
+    );
+    let err = session.switch_account(&elsewhere, email).await.unwrap_err();
+    assert_eq!(err.code(), "session.other_service");
+    let status = session.status(&elsewhere).await.unwrap();
+    let known = status
+        .known_accounts
+        .iter()
+        .find(|k| k.account == email)
+        .unwrap();
+    assert_eq!(
+        known.service_origin.as_deref(),
+        Some(issuer_origin.as_str())
+    );
+    assert_ne!(status.service_origin, known.service_origin);
+    assert!(known.stay_signed_in, "still kept for its own service");
+    assert!(other.traffic().exchanges().is_empty());
+    // A sign-out there does not send it either.
+    let _ = session.sign_out(&elsewhere, true).await;
+    assert!(other.traffic().exchanges().is_empty());
+    drop(session);
+
+    // Back at the issuing service, the kept session still works.
+    let back = desktop_at(&r.dir, &r.browser, &r.sandbox);
+    let session = r.session();
+    let restored = session.restore_at_launch(&back).await.unwrap().unwrap();
+    assert_eq!(restored.email, email);
+}

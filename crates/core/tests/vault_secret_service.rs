@@ -25,8 +25,12 @@ use educloud_core::policy::LoadedPolicy;
 use educloud_core::secret::{secret, ExposeSecret};
 use educloud_core::session::SessionState;
 use educloud_core::vault::{
-    SessionVault, StoredSession, UnavailableReason, VaultStatus, MAX_ENTRY_BYTES, SERVICE_NAME,
+    entry_user, SessionVault, StoredSession, UnavailableReason, VaultStatus, MAX_ENTRY_BYTES,
+    SERVICE_NAME,
 };
+
+/// The service the test sessions are bound to.
+const ORIGIN: &str = "https://cloud.example.invalid";
 
 fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty())
@@ -66,7 +70,13 @@ fn unique_account(tag: &str) -> String {
 /// What `secret-tool` (libsecret, independent of keyring-rs) finds.
 fn secret_tool_lookup(account: &str) -> Option<String> {
     let out = Command::new("secret-tool")
-        .args(["lookup", "service", SERVICE_NAME, "username", account])
+        .args([
+            "lookup",
+            "service",
+            SERVICE_NAME,
+            "username",
+            &entry_user(account, ORIGIN),
+        ])
         .output();
     match out {
         Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
@@ -94,14 +104,14 @@ async fn real_secret_service_round_trip_rotation_and_delete() {
     assert!(SERVICE_NAME.ends_with(".dev"), "tests are debug builds");
     let account = unique_account("rt");
     assert!(
-        vault.load(&account).await.unwrap().is_none(),
+        vault.load(&account, ORIGIN).await.unwrap().is_none(),
         "NoEntry is None"
     );
     let first = StoredSession {
         refresh_token: secret("rt-first-0123456789"),
         expires_at: 1_900_000_000,
     };
-    vault.save(&account, &first).await.unwrap();
+    vault.save(&account, ORIGIN, &first).await.unwrap();
     if secret_tool_present() {
         let raw = secret_tool_lookup(&account).expect("secret-tool cannot see the entry");
         let json: serde_json::Value = serde_json::from_str(raw.trim()).unwrap();
@@ -113,13 +123,13 @@ async fn real_secret_service_round_trip_rotation_and_delete() {
         refresh_token: secret("rt-second-9876543210"),
         expires_at: 1_900_000_900,
     };
-    vault.save(&account, &second).await.unwrap();
-    let got = vault.load(&account).await.unwrap().unwrap();
+    vault.save(&account, ORIGIN, &second).await.unwrap();
+    let got = vault.load(&account, ORIGIN).await.unwrap().unwrap();
     assert_eq!(got.refresh_token.expose_secret(), "rt-second-9876543210");
     assert_eq!(got.expires_at, 1_900_000_900);
-    assert!(vault.delete(&account).await.unwrap());
-    assert!(!vault.delete(&account).await.unwrap());
-    assert!(vault.load(&account).await.unwrap().is_none());
+    assert!(vault.delete(&account, ORIGIN).await.unwrap());
+    assert!(!vault.delete(&account, ORIGIN).await.unwrap());
+    assert!(vault.load(&account, ORIGIN).await.unwrap().is_none());
     if secret_tool_present() {
         assert!(
             secret_tool_lookup(&account).is_none(),
@@ -138,9 +148,9 @@ async fn real_secret_service_refuses_oversized_entries_without_writing() {
         refresh_token: secret("x".repeat(MAX_ENTRY_BYTES)),
         expires_at: 1,
     };
-    let err = vault.save(&account, &big).await.unwrap_err();
+    let err = vault.save(&account, ORIGIN, &big).await.unwrap_err();
     assert_eq!(err.code(), "keychain.too_large");
-    assert!(vault.load(&account).await.unwrap().is_none());
+    assert!(vault.load(&account, ORIGIN).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -326,6 +336,7 @@ async fn child_checks(expected: &[UnavailableReason]) {
     let err = vault
         .save(
             "nobody@example.invalid",
+            ORIGIN,
             &StoredSession {
                 refresh_token: secret("rt-must-not-land-anywhere"),
                 expires_at: 1,
@@ -409,22 +420,25 @@ async fn child_reconnects_after_the_daemon_restarts() {
         refresh_token: secret(rt),
         expires_at: 1_900_000_000,
     };
-    vault.save(&account, &session("rt-before")).await.unwrap();
+    vault
+        .save(&account, ORIGIN, &session("rt-before"))
+        .await
+        .unwrap();
     start_keyring_daemon(true);
     // The kept connection's session died with the old daemon.
-    let mut saved = vault.save(&account, &session("rt-after")).await;
+    let mut saved = vault.save(&account, ORIGIN, &session("rt-after")).await;
     for _ in 0..20 {
         if saved.is_ok() {
             break;
         }
         // The new daemon may still be taking over the bus name.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        saved = vault.save(&account, &session("rt-after")).await;
+        saved = vault.save(&account, ORIGIN, &session("rt-after")).await;
     }
     saved.unwrap();
-    let got = vault.load(&account).await.unwrap().unwrap();
+    let got = vault.load(&account, ORIGIN).await.unwrap().unwrap();
     assert_eq!(got.refresh_token.expose_secret(), "rt-after");
-    assert!(vault.delete(&account).await.unwrap());
+    assert!(vault.delete(&account, ORIGIN).await.unwrap());
 }
 
 #[tokio::test]

@@ -26,7 +26,12 @@ impl SessionState {
         } else {
             SignOutResult::default()
         };
-        if self.vault.delete(email).await? {
+        let deleted = match self.kept_at(desktop, email) {
+            Some(Some(origin)) => self.vault.delete(email, &origin).await?,
+            Some(None) => self.vault.delete_unbound(email).await?,
+            None => false,
+        };
+        if deleted {
             result.keychain_entries_deleted += 1;
         }
         desktop.store.forget_account(email)?;

@@ -105,6 +105,10 @@ pub struct SessionStatus {
     pub pending_registration: Option<CountyIdentity>,
     /// The newest [`STATUS_HISTORY`] sign-in history rows.
     pub history: Vec<HistoryEntry>,
+    /// The service the app uses now ([`service_key`]; `None` while it is
+    /// not known): a known account whose `service_origin` differs belongs
+    /// to another service and is not signed in here.
+    pub service_origin: Option<String>,
 }
 
 /// How many history rows [`SessionState::status`] carries.
@@ -150,6 +154,8 @@ struct Active {
     stay_signed_in: bool,
     end_session: Option<Url>,
     client_id: Option<String>,
+    /// The service that issued the session ([`service_origin`]).
+    origin: String,
 }
 
 struct PendingControl {
@@ -202,6 +208,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The service a session belongs to: the embedded demo is `sandbox` (its
+/// port changes every launch, its data is the app's own), any other service
+/// its URL's origin. A kept session is only ever sent to the service whose
+/// key it was stored under (issue 12 item 2).
+pub(crate) async fn service_origin(desktop: &Desktop) -> Result<String> {
+    let service = desktop.wait_service().await?;
+    Ok(service_key(service))
+}
+
+/// [`service_origin`] of a known service.
+pub fn service_key(service: &crate::desktop::ServiceEndpoint) -> String {
+    match service.kind {
+        crate::policy::EnvironmentKind::Sandbox => "sandbox".to_string(),
+        _ => service.base_url.origin().ascii_serialization(),
+    }
 }
 
 fn is_session_dead(e: &CoreError) -> bool {
@@ -302,11 +325,20 @@ impl SessionState {
 
     /// Whether the store remembers 保持登入狀態 for `email`.
     fn was_kept(&self, desktop: &Desktop, email: &str) -> bool {
+        self.kept_at(desktop, email).is_some()
+    }
+
+    /// Where `email`'s kept session is: `Some(Some(origin))`, or
+    /// `Some(None)` for one kept before sessions were bound to a service;
+    /// `None` when it has none.
+    fn kept_at(&self, desktop: &Desktop, email: &str) -> Option<Option<String>> {
         desktop
             .store
             .accounts()
-            .map(|all| all.iter().any(|k| k.account == email && k.stay_signed_in))
-            .unwrap_or(false)
+            .ok()?
+            .into_iter()
+            .find(|k| k.account == email && k.stay_signed_in)
+            .map(|k| k.service_origin)
     }
 
     fn record(
@@ -349,6 +381,7 @@ impl SessionState {
             sign_in_pending: self.gate.is_busy(),
             pending_registration: self.pending_registration(),
             history: desktop.store.history(STATUS_HISTORY)?,
+            service_origin: desktop.service().map(service_key),
         })
     }
 

@@ -4,7 +4,10 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{is_session_dead, lock, now_unix, Active, SessionState, SignInMethod, ACCESS_MARGIN};
+use super::{
+    is_session_dead, lock, now_unix, service_origin, Active, SessionState, SignInMethod,
+    ACCESS_MARGIN,
+};
 use crate::api::{Account, EduCloudClient, SessionTokens};
 use crate::contract::wire::code as wire;
 use crate::desktop::Desktop;
@@ -46,7 +49,11 @@ impl SessionState {
         for known in candidates {
             match self.restore_account(desktop, &known.account).await {
                 Ok(account) => return Ok(Some(account)),
-                Err(CoreError::NotKept(_) | CoreError::AccountChanged) => continue,
+                Err(
+                    CoreError::NotKept(_)
+                    | CoreError::AccountChanged
+                    | CoreError::KeptForOtherService { .. },
+                ) => continue,
                 Err(e) if is_session_dead(&e) => continue,
                 Err(e) => return Err(e),
             }
@@ -66,7 +73,7 @@ impl SessionState {
                 Some(email),
                 "ok",
             ),
-            Err(CoreError::NotKept(_)) => {}
+            Err(CoreError::NotKept(_) | CoreError::KeptForOtherService { .. }) => {}
             Err(e) => self.record(desktop, SignInMethod::Restore, None, Some(email), e.code()),
         }
         result
@@ -74,12 +81,36 @@ impl SessionState {
 
     async fn restore_inner(&self, desktop: &Desktop, email: &str) -> Result<Account> {
         let _flight = self.refresh_lock.lock().await;
-        let Some(stored) = self.vault.load(email).await? else {
+        // The kept session goes only to the service that issued it: decided
+        // before any keychain read or network request.
+        let origin = service_origin(desktop).await?;
+        let known = desktop
+            .store
+            .accounts()?
+            .into_iter()
+            .find(|a| a.account == email);
+        match known.as_ref().and_then(|k| k.service_origin.as_deref()) {
+            Some(o) if o == origin => {}
+            Some(other) => {
+                return Err(CoreError::KeptForOtherService {
+                    account: email.to_string(),
+                    origin: other.to_string(),
+                })
+            }
+            None => {
+                // Kept before sessions were bound to their service: nobody
+                // knows where it came from, so it is never sent anywhere.
+                let _ = self.vault.delete_unbound(email).await;
+                let _ = desktop.store.set_stay_signed_in(email, false);
+                return Err(CoreError::NotKept(email.to_string()));
+            }
+        }
+        let Some(stored) = self.vault.load(email, &origin).await? else {
             let _ = desktop.store.set_stay_signed_in(email, false);
             return Err(CoreError::NotKept(email.to_string()));
         };
         if stored.expires_at <= now_unix() {
-            let _ = self.vault.delete(email).await;
+            let _ = self.vault.delete(email, &origin).await;
             let _ = desktop.store.set_stay_signed_in(email, false);
             return Err(CoreError::KeptSessionExpired);
         }
@@ -88,21 +119,17 @@ impl SessionState {
             Ok(t) => t,
             Err(e) => {
                 if is_session_dead(&e) {
-                    self.forget_stored_if_ours(desktop, email, &stored.refresh_token)
+                    self.forget_stored_if_ours(desktop, email, &origin, &stored.refresh_token)
                         .await;
                 }
                 return Err(e);
             }
         };
-        self.check_same_account(desktop, email, &tokens).await?;
+        self.check_same_account(desktop, email, &origin, &tokens)
+            .await?;
         // Rotation: the new token is in the keychain before the old one is
         // dropped (it is dropped with `stored` at the end of this scope).
-        self.save_rotated(desktop, email, &tokens).await;
-        let known = desktop
-            .store
-            .accounts()?
-            .into_iter()
-            .find(|a| a.account == email);
+        self.save_rotated(desktop, email, &origin, &tokens).await;
         let county = known.as_ref().and_then(|k| k.county.clone());
         let account = tokens.account.clone();
         let expires = Instant::now() + Duration::from_secs(tokens.expires_in);
@@ -124,6 +151,7 @@ impl SessionState {
             stay_signed_in: true,
             end_session: None,
             client_id: None,
+            origin: origin.clone(),
         }));
         drop(stored);
         let _ = desktop.store.remember_account(&KnownAccount {
@@ -133,6 +161,7 @@ impl SessionState {
             method: SignInMethod::Restore.as_str().into(),
             stay_signed_in: true,
             last_signed_in: crate::store::now_rfc3339(),
+            service_origin: Some(origin),
         });
         Ok(account)
     }
@@ -141,13 +170,14 @@ impl SessionState {
         &self,
         desktop: &Desktop,
         email: &str,
+        origin: &str,
         tokens: &SessionTokens,
     ) -> Result<()> {
         if tokens.account.email.eq_ignore_ascii_case(email) {
             return Ok(());
         }
         tracing::error!("a refresh answered with another account; the session is dropped");
-        let _ = self.vault.delete(email).await;
+        let _ = self.vault.delete(email, origin).await;
         let _ = desktop.store.set_stay_signed_in(email, false);
         if let Ok(api) = EduCloudClient::for_desktop(desktop).await {
             let _ = api.revoke(&tokens.access_token).await;
@@ -158,9 +188,15 @@ impl SessionState {
     /// Deletes `email`'s keychain entry only if it still holds `token`:
     /// another process (a second launch) may have rotated and stored a
     /// newer one, which is not ours to delete.
-    async fn forget_stored_if_ours(&self, desktop: &Desktop, email: &str, token: &SecretString) {
+    async fn forget_stored_if_ours(
+        &self,
+        desktop: &Desktop,
+        email: &str,
+        origin: &str,
+        token: &SecretString,
+    ) {
         use sha2::{Digest, Sha256};
-        let ours = match self.vault.load(email).await {
+        let ours = match self.vault.load(email, origin).await {
             Ok(Some(stored)) => {
                 Sha256::digest(stored.refresh_token.expose_secret().as_bytes())
                     == Sha256::digest(token.expose_secret().as_bytes())
@@ -168,23 +204,29 @@ impl SessionState {
             _ => false,
         };
         if ours {
-            let _ = self.vault.delete(email).await;
+            let _ = self.vault.delete(email, origin).await;
             let _ = desktop.store.set_stay_signed_in(email, false);
         }
     }
 
     /// Writes a rotated refresh token. If that fails the old entry is
     /// useless (rotated away), so it is deleted and 保持登入狀態 turned off.
-    async fn save_rotated(&self, desktop: &Desktop, email: &str, tokens: &SessionTokens) -> bool {
+    async fn save_rotated(
+        &self,
+        desktop: &Desktop,
+        email: &str,
+        origin: &str,
+        tokens: &SessionTokens,
+    ) -> bool {
         let stored = StoredSession {
             refresh_token: tokens.refresh_token.clone(),
             expires_at: now_unix().saturating_add(tokens.refresh_expires_in as i64),
         };
-        match self.vault.save(email, &stored).await {
+        match self.vault.save(email, origin, &stored).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(code = e.code(), "could not store the rotated refresh token");
-                let _ = self.vault.delete(email).await;
+                let _ = self.vault.delete(email, origin).await;
                 let _ = desktop.store.set_stay_signed_in(email, false);
                 false
             }
@@ -204,11 +246,12 @@ impl SessionState {
                 .map(|a| a.account.clone())
                 .ok_or(CoreError::NotSignedIn);
         }
-        let (refresh_token, email, stay) = match self.lock_current().as_ref() {
+        let (refresh_token, email, stay, origin) = match self.lock_current().as_ref() {
             Some(a) => (
                 a.refresh_token.clone(),
                 a.account.email.clone(),
                 a.stay_signed_in,
+                a.origin.clone(),
             ),
             None => return Err(CoreError::NotSignedIn),
         };
@@ -219,19 +262,22 @@ impl SessionState {
                 if is_session_dead(&e) {
                     self.set_current(None);
                     if stay {
-                        self.forget_stored_if_ours(desktop, &email, &refresh_token)
+                        self.forget_stored_if_ours(desktop, &email, &origin, &refresh_token)
                             .await;
                     }
                 }
                 return Err(e);
             }
         };
-        if let Err(e) = self.check_same_account(desktop, &email, &tokens).await {
+        if let Err(e) = self
+            .check_same_account(desktop, &email, &origin, &tokens)
+            .await
+        {
             self.set_current(None);
             return Err(e);
         }
         let still_stay = if stay {
-            self.save_rotated(desktop, &email, &tokens).await
+            self.save_rotated(desktop, &email, &origin, &tokens).await
         } else {
             false
         };

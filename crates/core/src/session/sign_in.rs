@@ -6,8 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::{
-    lock, now_unix, Active, PendingControl, SessionState, SignInMethod, SignInOutcome,
-    SignInTimings, COUNTY_REVOKE_TIMEOUT,
+    lock, now_unix, service_origin, Active, PendingControl, SessionState, SignInMethod,
+    SignInOutcome, SignInTimings, COUNTY_REVOKE_TIMEOUT,
 };
 use crate::api::{Account, EduCloudClient, SessionTokens};
 use crate::contract::wire::code as wire;
@@ -222,7 +222,9 @@ impl SessionState {
         lock(&self.registration).clone()
     }
 
-    /// Time from the county's redirect to signed in, of the last county
+    /// Puts a new session in place: 保持登入狀態 in the keychain (bound to
+    /// the service that issued it), the known account, the previous
+    /// session ended when nobody will restore it.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn establish(
         &self,
@@ -242,13 +244,14 @@ impl SessionState {
         }
         let refresh_expires_at = now_unix().saturating_add(tokens.refresh_expires_in as i64);
         let email = tokens.account.email.clone();
+        let origin = service_origin(desktop).await?;
         if stay {
             let stored = StoredSession {
                 refresh_token: tokens.refresh_token.clone(),
                 expires_at: refresh_expires_at,
             };
             let writing = Instant::now();
-            let saved = self.vault.save(&email, &stored).await;
+            let saved = self.vault.save(&email, &origin, &stored).await;
             timings.keychain_write = writing.elapsed();
             if let Err(e) = saved {
                 tracing::warn!(
@@ -257,12 +260,15 @@ impl SessionState {
                 );
                 stay = false;
             }
-        } else if self.was_kept(desktop, &email) {
+        } else if let Some(kept_at) = self.kept_at(desktop, &email) {
             // A previous 保持登入狀態 of this account no longer applies.
             // (Only touched when there was one: a broken keychain can take
             // its full timeout to answer.)
             let writing = Instant::now();
-            let _ = self.vault.delete(&email).await;
+            let _ = match &kept_at {
+                Some(o) => self.vault.delete(&email, o).await,
+                None => self.vault.delete_unbound(&email).await,
+            };
             timings.keychain_write = writing.elapsed();
         }
         // Switching accounts: a session nobody will restore is revoked.
@@ -283,6 +289,7 @@ impl SessionState {
                 method: method.as_str().to_string(),
                 stay_signed_in: stay,
                 last_signed_in: crate::store::now_rfc3339(),
+                service_origin: Some(origin.clone()),
             })?;
             timings.store_write = writing.elapsed();
         }
@@ -298,6 +305,7 @@ impl SessionState {
             stay_signed_in: stay,
             end_session,
             client_id,
+            origin,
         }));
         Ok((account, timings))
     }

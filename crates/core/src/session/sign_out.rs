@@ -1,6 +1,6 @@
 //! Sign-out and removing an account from this device.
 
-use super::{lock, SessionState, SignOutOptions, SignOutResult};
+use super::{lock, service_key, SessionState, SignOutOptions, SignOutResult};
 use crate::api::EduCloudClient;
 use crate::desktop::Desktop;
 use crate::store::KnownAccount;
@@ -52,7 +52,11 @@ impl SessionState {
                 }
             }
             if (a.stay_signed_in || self.was_kept(desktop, &a.account.email))
-                && self.vault.delete(&a.account.email).await.unwrap_or(false)
+                && self
+                    .vault
+                    .delete(&a.account.email, &a.origin)
+                    .await
+                    .unwrap_or(false)
             {
                 result.keychain_entries_deleted += 1;
             }
@@ -66,11 +70,13 @@ impl SessionState {
                 }
             }
         }
+        // Kept sessions of another service are never sent here.
+        let here = desktop.service().map(service_key);
         let kept: Vec<KnownAccount> = desktop
             .store
             .accounts()?
             .into_iter()
-            .filter(|k| k.stay_signed_in)
+            .filter(|k| k.stay_signed_in && k.service_origin.is_some() && k.service_origin == here)
             .collect();
         let others: Vec<KnownAccount> = if all {
             kept
@@ -81,7 +87,8 @@ impl SessionState {
         };
         for known in others {
             let email = known.account;
-            if let (Ok(Some(stored)), Ok(api)) = (self.vault.load(&email).await, &api) {
+            let origin = known.service_origin.unwrap_or_default();
+            if let (Ok(Some(stored)), Ok(api)) = (self.vault.load(&email, &origin).await, &api) {
                 // Revoke the kept family: refresh once, then end that session.
                 if let Ok(tokens) = api.refresh(&stored.refresh_token).await {
                     if api.revoke(&tokens.access_token).await.is_ok() && active.is_none() {
@@ -89,7 +96,7 @@ impl SessionState {
                     }
                 }
             }
-            if self.vault.delete(&email).await.unwrap_or(false) {
+            if self.vault.delete(&email, &origin).await.unwrap_or(false) {
                 result.keychain_entries_deleted += 1;
             }
             let _ = desktop.store.set_stay_signed_in(&email, false);

@@ -47,6 +47,7 @@ impl SignInTimings {
 }
 
 impl SessionState {
+    /// Time from the county's redirect to signed in, of the last county
     /// sign-in (the local overhead; `None` when it did not sign in).
     pub fn last_redirect_to_signed_in(&self) -> Option<Duration> {
         self.last_sign_in_timings().map(|t| t.total)

@@ -5,8 +5,16 @@
 //!
 //! - Service name `tw.edu.cloud.desktop` in release builds,
 //!   `tw.edu.cloud.desktop.dev` in debug builds (a developer's build never
-//!   touches the installed app's entries); account = the Education Cloud
-//!   e-mail; value = JSON `{refresh_token, expires_at}`.
+//!   touches the installed app's entries).
+//! - A kept session is bound to the service origin that issued it: the
+//!   entry's user is `"<e-mail> <origin>"` ([`entry_user`]) and its value,
+//!   JSON `{refresh_token, expires_at, origin}`, names the origin again. An
+//!   entry is only ever read for the origin it names, so a token is only
+//!   ever sent where it came from (issue 12 item 2).
+//! - A second kind of entry, `"revoke <e-mail> <origin>"`, holds a refresh
+//!   token the app still has to revoke at its service (a sign-out that could
+//!   not reach it; a shared-device session while it lives). SQLite knows only
+//!   that there is one, never the token.
 //! - The value is at most [`MAX_ENTRY_BYTES`] (Windows' limit), counted in
 //!   the units the backend stores ([`BACKEND_UNITS`]: UTF-16 on Windows), or
 //!   `keychain.too_large`.
@@ -75,6 +83,15 @@ pub fn stored_len(text: &str, units: BlobUnits) -> usize {
     }
 }
 
+/// The keychain user of `account`'s kept session issued by `origin`.
+pub fn entry_user(account: &str, origin: &str) -> String {
+    format!("{account} {origin}")
+}
+
+fn revoke_user(account: &str, origin: &str) -> String {
+    format!("revoke {account} {origin}")
+}
+
 /// What the keychain holds for one account.
 pub struct StoredSession {
     pub refresh_token: SecretString,
@@ -95,6 +112,8 @@ impl std::fmt::Debug for StoredSession {
 struct StoredJson {
     refresh_token: String,
     expires_at: i64,
+    #[serde(default)]
+    origin: Option<String>,
 }
 
 /// Why the keychain cannot be used.
@@ -312,22 +331,56 @@ impl SessionVault {
         }
     }
 
-    /// The stored session of `account`; `Ok(None)` when there is none.
-    pub async fn load(&self, account: &str) -> Result<Option<StoredSession>> {
-        self.load_user(account.to_string()).await
+    /// `account`'s session kept for `origin`; `Ok(None)` when there is none
+    /// (or the entry names another origin).
+    pub async fn load(&self, account: &str, origin: &str) -> Result<Option<StoredSession>> {
+        self.load_user(entry_user(account, origin), origin).await
     }
 
-    /// Stores (or replaces) `account`'s session.
-    pub async fn save(&self, account: &str, session: &StoredSession) -> Result<()> {
-        self.save_user(account.to_string(), session).await
+    /// Stores (or replaces) `account`'s session issued by `origin`.
+    pub async fn save(&self, account: &str, origin: &str, session: &StoredSession) -> Result<()> {
+        self.save_user(entry_user(account, origin), origin, session)
+            .await
     }
 
-    /// Deletes `account`'s entry; `Ok(false)` when there was none.
-    pub async fn delete(&self, account: &str) -> Result<bool> {
+    /// Deletes `account`'s session kept for `origin`; `Ok(false)` when there
+    /// was none.
+    pub async fn delete(&self, account: &str, origin: &str) -> Result<bool> {
+        self.delete_user(entry_user(account, origin)).await
+    }
+
+    /// Deletes an entry written before sessions were bound to their origin
+    /// (user = the bare e-mail). Its token is never sent anywhere.
+    pub async fn delete_unbound(&self, account: &str) -> Result<bool> {
         self.delete_user(account.to_string()).await
     }
 
-    async fn load_user(&self, user: String) -> Result<Option<StoredSession>> {
+    /// The refresh token still to be revoked at `origin` for `account`.
+    pub async fn load_to_revoke(
+        &self,
+        account: &str,
+        origin: &str,
+    ) -> Result<Option<StoredSession>> {
+        self.load_user(revoke_user(account, origin), origin).await
+    }
+
+    /// Keeps a refresh token to revoke at `origin` later.
+    pub async fn save_to_revoke(
+        &self,
+        account: &str,
+        origin: &str,
+        session: &StoredSession,
+    ) -> Result<()> {
+        self.save_user(revoke_user(account, origin), origin, session)
+            .await
+    }
+
+    /// Forgets a refresh token to revoke (revoked, or dead).
+    pub async fn delete_to_revoke(&self, account: &str, origin: &str) -> Result<bool> {
+        self.delete_user(revoke_user(account, origin)).await
+    }
+
+    async fn load_user(&self, user: String, origin: &str) -> Result<Option<StoredSession>> {
         let got = self
             .run(user, |entry| match entry.get_password() {
                 Ok(v) => Ok(Some(v)),
@@ -340,16 +393,21 @@ impl SessionVault {
         };
         let parsed: StoredJson = serde_json::from_str(&text)
             .map_err(|_| CoreError::Keychain("the stored entry is not ours".into()))?;
+        if parsed.origin.as_deref() != Some(origin) {
+            tracing::warn!(origin, "a keychain entry names another service; not used");
+            return Ok(None);
+        }
         Ok(Some(StoredSession {
             refresh_token: SecretString::from(parsed.refresh_token),
             expires_at: parsed.expires_at,
         }))
     }
 
-    async fn save_user(&self, user: String, session: &StoredSession) -> Result<()> {
+    async fn save_user(&self, user: String, origin: &str, session: &StoredSession) -> Result<()> {
         let text = serde_json::to_string(&StoredJson {
             refresh_token: session.refresh_token.expose_secret().to_string(),
             expires_at: session.expires_at,
+            origin: Some(origin.to_string()),
         })
         .map_err(|e| CoreError::Internal(e.to_string()))?;
         let text = SecretString::from(text);

@@ -2,6 +2,8 @@
 
 use super::*;
 
+const O: &str = "https://cloud.example.tw";
+
 fn session(token: &str) -> StoredSession {
     StoredSession {
         refresh_token: SecretString::from(token.to_string()),
@@ -26,18 +28,18 @@ fn debug_builds_use_the_dev_service_name() {
 async fn mock_round_trip_and_no_entry_is_none() {
     let kc = MockKeychain::new();
     let v = SessionVault::mock(&kc);
-    assert!(v.load("a@mail.edu.tw").await.unwrap().is_none());
-    v.save("a@mail.edu.tw", &session("rt-1")).await.unwrap();
+    assert!(v.load("a@mail.edu.tw", O).await.unwrap().is_none());
+    v.save("a@mail.edu.tw", O, &session("rt-1")).await.unwrap();
     let raw = kc.raw(SERVICE_NAME, "a@mail.edu.tw").unwrap();
     let json: serde_json::Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(json["refresh_token"], "rt-1");
     assert_eq!(json["expires_at"], 1_900_000_000);
-    v.save("a@mail.edu.tw", &session("rt-2")).await.unwrap();
-    let got = v.load("a@mail.edu.tw").await.unwrap().unwrap();
+    v.save("a@mail.edu.tw", O, &session("rt-2")).await.unwrap();
+    let got = v.load("a@mail.edu.tw", O).await.unwrap().unwrap();
     assert_eq!(got.refresh_token.expose_secret(), "rt-2");
     assert_eq!(kc.len(), 1);
-    assert!(v.delete("a@mail.edu.tw").await.unwrap());
-    assert!(!v.delete("a@mail.edu.tw").await.unwrap());
+    assert!(v.delete("a@mail.edu.tw", O).await.unwrap());
+    assert!(!v.delete("a@mail.edu.tw", O).await.unwrap());
     assert!(kc.is_empty());
 }
 
@@ -46,12 +48,12 @@ async fn mock_too_large_is_refused_before_any_write() {
     let kc = MockKeychain::new();
     let v = SessionVault::mock(&kc);
     let big = "x".repeat(MAX_ENTRY_BYTES);
-    let err = v.save("a@b.tw", &session(&big)).await.unwrap_err();
+    let err = v.save("a@b.tw", O, &session(&big)).await.unwrap_err();
     assert_eq!(err.code(), "keychain.too_large");
     assert_eq!(kc.writes(), 0);
     // Just under the cap fits.
-    let fits = "x".repeat(MAX_ENTRY_BYTES - 60);
-    v.save("a@b.tw", &session(&fits)).await.unwrap();
+    let fits = "x".repeat(MAX_ENTRY_BYTES - 80 - O.len());
+    v.save("a@b.tw", O, &session(&fits)).await.unwrap();
 }
 
 #[tokio::test]
@@ -70,7 +72,7 @@ async fn mock_faults_become_unavailable_reasons() {
         v.probe().await,
         VaultStatus::Unavailable(UnavailableReason::NoBus)
     );
-    let err = v.load("a@b.tw").await.unwrap_err();
+    let err = v.load("a@b.tw", O).await.unwrap_err();
     assert_eq!(err.code(), "keychain.unavailable");
     assert!(err.to_string().contains("keychain.no_bus"), "{err}");
     kc.set_fault(Some(MockFault::Hang(Duration::from_secs(2))));
@@ -130,4 +132,42 @@ fn the_cap_is_counted_in_the_backends_units() {
             BlobUnits::Utf8
         }
     );
+}
+
+#[tokio::test]
+async fn an_entry_is_bound_to_the_origin_that_issued_it() {
+    let kc = MockKeychain::new();
+    let v = SessionVault::mock(&kc);
+    v.save("a@b.tw", O, &session("rt-1")).await.unwrap();
+    assert_eq!(kc.users(SERVICE_NAME), [format!("a@b.tw {O}")]);
+    let raw: serde_json::Value =
+        serde_json::from_str(&kc.raw(SERVICE_NAME, "a@b.tw").unwrap()).unwrap();
+    assert_eq!(raw["origin"], O);
+    // Another service finds nothing.
+    assert!(v
+        .load("a@b.tw", "https://other.example")
+        .await
+        .unwrap()
+        .is_none());
+    // An entry whose value names another origin than its name is not used.
+    let other = SessionVault::mock(&kc);
+    other
+        .save_user(
+            entry_user("c@b.tw", O),
+            "https://evil.example",
+            &session("rt-x"),
+        )
+        .await
+        .unwrap();
+    assert!(v.load("c@b.tw", O).await.unwrap().is_none());
+    // The to-revoke slot is separate from the kept one.
+    v.save_to_revoke("a@b.tw", O, &session("rt-old"))
+        .await
+        .unwrap();
+    let kept = v.load("a@b.tw", O).await.unwrap().unwrap();
+    assert_eq!(kept.refresh_token.expose_secret(), "rt-1");
+    let old = v.load_to_revoke("a@b.tw", O).await.unwrap().unwrap();
+    assert_eq!(old.refresh_token.expose_secret(), "rt-old");
+    assert!(v.delete_to_revoke("a@b.tw", O).await.unwrap());
+    assert!(v.load("a@b.tw", O).await.unwrap().is_some());
 }
