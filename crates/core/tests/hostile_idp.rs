@@ -178,6 +178,9 @@ struct Tamper {
     /// token's iat/exp/auth_time and the token answer's `Date` header (a
     /// computer clock that is off, seen from the app).
     clock_offset: i64,
+    /// This endpoint ("discovery", "jwks", "token", "userinfo", "eduinfo")
+    /// answers 200 with a body that never ends.
+    endless: Option<&'static str>,
 }
 
 impl Default for Tamper {
@@ -204,6 +207,7 @@ impl Default for Tamper {
             discovery_cache_control: None,
             jwks_cache_control: None,
             clock_offset: 0,
+            endless: None,
         }
     }
 }
@@ -238,6 +242,8 @@ struct Op {
     tamper: Mutex<Tamper>,
     log: Mutex<Log>,
     grants: Mutex<HashMap<String, Grant>>,
+    /// Bytes an endless answer has produced so far.
+    endless_sent: std::sync::atomic::AtomicU64,
 }
 
 type Shared = Arc<Op>;
@@ -335,6 +341,9 @@ fn random_token() -> String {
 
 async fn discovery(State(op): State<Shared>) -> Response {
     let t = op.tamper();
+    if t.endless == Some("discovery") {
+        return endless(&op);
+    }
     op.log().discovery_fetches += 1;
     if t.discovery_redirects {
         return redirect_to(&format!("{}/elsewhere", op.base));
@@ -367,6 +376,9 @@ async fn discovery(State(op): State<Shared>) -> Response {
 
 async fn jwks(State(op): State<Shared>) -> Response {
     let t = op.tamper();
+    if t.endless == Some("jwks") {
+        return endless(&op);
+    }
     let fetches = {
         let mut log = op.log();
         log.jwks_fetches += 1;
@@ -386,6 +398,23 @@ async fn jwks(State(op): State<Shared>) -> Response {
             .insert("cache-control", cc.parse().unwrap());
     }
     resp
+}
+
+/// 200 with a JSON content type and a body that never ends (64 KiB chunks
+/// as fast as the client reads them), counting what it produced.
+fn endless(op: &Shared) -> Response {
+    let op = op.clone();
+    let chunk = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+    let stream = futures_util::stream::repeat_with(move || {
+        op.endless_sent
+            .fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        Ok::<_, std::convert::Infallible>(chunk.clone())
+    });
+    (
+        [("content-type", "application/json")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 fn redirect_to(location: &str) -> Response {
@@ -468,6 +497,9 @@ async fn token(
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+    }
+    if t.endless == Some("token") {
+        return endless(&op);
     }
     tokio::time::sleep(t.token_delay).await;
     if t.token_redirects {
@@ -555,6 +587,9 @@ async fn userinfo(
         log.userinfo_header_bearer = bearer;
         log.userinfo_token_in_query = q.contains_key("access_token");
     }
+    if t.endless == Some("userinfo") {
+        return endless(&op);
+    }
     if t.userinfo_redirects {
         return redirect_to(&format!("{}/elsewhere", op.base));
     }
@@ -574,6 +609,9 @@ async fn userinfo(
 async fn eduinfo(State(op): State<Shared>, headers: HeaderMap) -> Response {
     let t = op.tamper();
     op.log().eduinfo_calls += 1;
+    if t.endless == Some("eduinfo") {
+        return endless(&op);
+    }
     if t.eduinfo_redirects {
         return redirect_to(&format!("{}/elsewhere", op.base));
     }
@@ -687,6 +725,7 @@ impl Hostile {
             tamper: Mutex::new(tamper),
             log: Mutex::new(Log::default()),
             grants: Mutex::new(HashMap::new()),
+            endless_sent: Default::default(),
         });
         let cloud = Arc::new(Cloud {
             op: op.clone(),
@@ -1529,6 +1568,41 @@ async fn a_forged_newline_from_the_provider_cannot_start_a_log_line() {
             !line.starts_with(&FORGED[..10]),
             "a forged line: {line:?}\n{text}"
         );
+    }
+}
+
+/// Issue 12 item 6: every read of the county's answers has a size cap; an
+/// endless body fails fast with `network.response_too_large`, and what the
+/// server could push before the app stopped reading stays small.
+#[tokio::test]
+async fn endless_answers_from_the_provider_stop_at_their_size_cap() {
+    for endpoint in ["discovery", "jwks", "token", "userinfo", "eduinfo"] {
+        let r = rig(tamper(|t| t.endless = Some(endpoint))).await;
+        let idp = if endpoint == "eduinfo" {
+            as_sso(&r)
+        } else {
+            r.hostile.county()
+        };
+        let started = Instant::now();
+        let err = tokio::time::timeout(Duration::from_secs(10), r.sign_in_as(&idp))
+            .await
+            .unwrap_or_else(|_| panic!("{endpoint}: still reading after 10 s"))
+            .expect_err("an endless answer was accepted");
+        assert_eq!(
+            err.code(),
+            "network.response_too_large",
+            "{endpoint}: {err:?}"
+        );
+        let sent = r.hostile.op.endless_sent.load(Ordering::SeqCst);
+        assert!(
+            sent > 0,
+            "{endpoint}: the endless answer was never asked for"
+        );
+        assert!(
+            sent < 16 * 1024 * 1024,
+            "{endpoint}: {sent} bytes pushed before the app stopped reading"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{endpoint}");
     }
 }
 

@@ -11,6 +11,7 @@ use super::types::{EduJwks, EduProviderMetadata};
 use super::{code, rejected};
 use crate::api::is_secure_url;
 use crate::directory::CountyIdp;
+use crate::net::limits;
 use crate::{CoreError, Result};
 
 pub(crate) fn base(issuer: &str) -> &str {
@@ -106,7 +107,13 @@ pub(crate) async fn discover(
         }
         None => {
             let url = format!("{}/.well-known/openid-configuration", base(&idp.issuer));
-            let fetched = fetch_json(http, &url, what, DISCOVERY_TTL).await?;
+            let fetched = fetch_json(
+                &http.limited(limits::DISCOVERY, "the county's discovery document"),
+                &url,
+                what,
+                DISCOVERY_TTL,
+            )
+            .await?;
             let m = parse_discovery(idp, &fetched.body, what)?;
             cache.put(&key, &fetched.body, fetched.ttl);
             m
@@ -154,7 +161,13 @@ pub(crate) async fn fetch_jwks(
     what: &str,
     cache: MetadataCache<'_>,
 ) -> Result<EduJwks> {
-    let fetched = fetch_json(http, uri.as_str(), what, JWKS_TTL).await?;
+    let fetched = fetch_json(
+        &http.limited(limits::JWKS, "the county's signing keys (JWKS)"),
+        uri.as_str(),
+        what,
+        JWKS_TTL,
+    )
+    .await?;
     if let Some(ct) = &fetched.content_type {
         let essence = ct.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case("application/json")

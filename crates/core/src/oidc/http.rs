@@ -11,6 +11,7 @@ use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 
 use super::cache::cache_ttl;
 use super::{code, rejected};
+use crate::net::limits;
 use crate::{CoreError, Result};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +20,20 @@ pub(crate) enum IdpHttpError {
     Transport(#[source] reqwest::Error),
     #[error("refused to follow a redirect (HTTP {status}) to {location:?}")]
     Redirect { status: u16, location: String },
+    /// The body passed its size cap (`network.response_too_large`) or its
+    /// transfer failed, as the capped reader reported it.
+    #[error("{0}")]
+    Read(Box<CoreError>),
 }
 
 /// The app's HTTP client as openidconnect's [`AsyncHttpClient`].
 #[derive(Debug, Clone)]
 pub(crate) struct IdpHttp {
     pub client: reqwest::Client,
+    /// The size cap of answer bodies read through this handle, and what
+    /// they are (for the error's words); see [`IdpHttp::limited`].
+    limit: u64,
+    what: &'static str,
     /// The last answer's `Date` minus this computer's clock, in seconds
     /// ([`NO_DATE`]: the answer had none); shared by the clones.
     date_skew: Arc<AtomicI64>,
@@ -43,7 +52,20 @@ impl IdpHttp {
     pub fn new(client: reqwest::Client) -> Self {
         IdpHttp {
             client,
+            limit: limits::USERINFO,
+            what: "the county's sign-in service",
             date_skew: Arc::new(AtomicI64::new(NO_DATE)),
+        }
+    }
+
+    /// The same client reading bodies of at most `limit` bytes (`what`
+    /// names them in the error): `limits::TOKEN` for the token answer,
+    /// `limits::USERINFO` for UserInfo, and so on.
+    pub fn limited(&self, limit: u64, what: &'static str) -> IdpHttp {
+        IdpHttp {
+            limit,
+            what,
+            ..self.clone()
         }
     }
 
@@ -85,11 +107,10 @@ impl<'c> AsyncHttpClient<'c> for IdpHttp {
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
-            let body = response
-                .bytes()
+            // Capped: an endless or huge answer fails fast, memory bounded.
+            let body = crate::net::read_limited(response, self.limit, self.what)
                 .await
-                .map_err(IdpHttpError::Transport)?
-                .to_vec();
+                .map_err(|e| IdpHttpError::Read(Box::new(e)))?;
             builder.body(body).map_err(|e| IdpHttpError::Redirect {
                 status: 0,
                 location: format!("(unreadable response: {e})"),
@@ -114,6 +135,7 @@ impl IdpHttpError {
                     }
                 }
             }
+            IdpHttpError::Read(e) => *e,
             e @ IdpHttpError::Redirect { .. } => rejected(code::REDIRECT_REFUSED, e.to_string()),
         }
     }

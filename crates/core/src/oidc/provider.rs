@@ -51,6 +51,7 @@ use super::types::{EduClaims, EduClient, EduProviderMetadata};
 use super::verify::TokenTimes;
 use super::{code, rejected, CountyIdentity};
 use crate::directory::CountyIdp;
+use crate::net::limits;
 use crate::{CoreError, Result};
 
 /// A resolved county provider (metadata and keys fetched and checked).
@@ -234,7 +235,11 @@ impl Provider {
                 detail: net_text(&e.to_string()),
             })?
             .set_pkce_verifier(verifier)
-            .request_async(&self.http)
+            .request_async(
+                &self
+                    .http
+                    .limited(limits::TOKEN, "the county's token answer"),
+            )
             .await
             .map_err(|e| self.token_error(e))?;
         let code_exchange = exchange_started.elapsed();
@@ -327,7 +332,11 @@ impl Provider {
             .user_info(access.clone(), Some(sub.clone()))
             .map_err(|e| CoreError::Internal(e.to_string()))?;
         let claims: UserInfoClaims<EduClaims, CoreGenderClaim> = request
-            .request_async(&self.http)
+            .request_async(
+                &self
+                    .http
+                    .limited(limits::USERINFO, "the county's UserInfo answer"),
+            )
             .await
             .map_err(|e| match e {
                 UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(d)) => {
@@ -410,10 +419,9 @@ impl Provider {
                 detail: format!("{url:?}: HTTP {status}"),
             });
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| IdpHttpError::Transport(e).into_core(&self.what))?;
+        // Capped (eduinfo, Taipei's /api/user and /api/profile).
+        let body =
+            crate::net::read_limited(resp, limits::USERINFO, "the county's profile answer").await?;
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|_| CoreError::BadResponse {

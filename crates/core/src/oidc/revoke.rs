@@ -106,7 +106,9 @@ pub(crate) async fn revoke_access_token(
     if status == reqwest::StatusCode::OK {
         return Ok(());
     }
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = crate::net::read_limited(resp, crate::net::limits::PROBLEM, what)
+        .await
+        .unwrap_or_default();
     let error = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| str_of(&v, "error"));

@@ -16,6 +16,7 @@ use super::rejected;
 use super::types::{EduProviderMetadata, ExtraMetadata};
 use super::CountyIdentity;
 use crate::directory::CountyIdp;
+use crate::net::limits;
 use crate::{CoreError, Result};
 
 /// The Taipei RFC 8414 document, when it names the configured issuer
@@ -45,7 +46,14 @@ pub(crate) async fn taipei_document(
         "{}/.well-known/oauth-authorization-server",
         base(&idp.issuer)
     );
-    match fetch_json(http, &url, what, DISCOVERY_TTL).await {
+    match fetch_json(
+        &http.limited(limits::DISCOVERY, "the county's OAuth metadata"),
+        &url,
+        what,
+        DISCOVERY_TTL,
+    )
+    .await
+    {
         Ok(fetched) => {
             let doc = ours(&fetched.body);
             if doc.is_some() {
@@ -53,9 +61,9 @@ pub(crate) async fn taipei_document(
             }
             Ok(doc)
         }
-        // Unreachable is fatal (the sign-in could not work anyway); a
-        // missing document is not.
-        Err(e @ CoreError::Unreachable { .. }) => Err(e),
+        // Unreachable or oversized is fatal (the sign-in could not work
+        // anyway / a broken server); a missing document is not.
+        Err(e @ (CoreError::Unreachable { .. } | CoreError::ResponseTooLarge { .. })) => Err(e),
         Err(e) => {
             tracing::debug!(error = ?e.to_string(), "no RFC 8414 metadata");
             Ok(None)
