@@ -224,7 +224,7 @@ mod tests {
         let notice = d.store_notice().expect("a notice");
         assert_eq!(notice.lost, ["drafts", "accounts", "history", "settings"]);
         let moved = std::path::PathBuf::from(&notice.moved_to);
-        assert_eq!(d.paths.damaged_stores(), [moved.clone()]);
+        assert_eq!(d.paths.damaged_stores(), std::slice::from_ref(&moved));
         let name = moved.file_name().unwrap().to_str().unwrap().to_string();
         assert!(
             name.starts_with("educloud.damaged-20") && name.ends_with("Z.sqlite"),
