@@ -294,3 +294,133 @@ async fn a_proxy_password_in_the_policy_url_works_and_its_absence_is_named() {
     assert!(shown.authenticated);
     assert!(!format!("{shown:?}").contains("s3cret"));
 }
+
+// ---------------------------------------------------------------------------
+// The whole county sign-in behind the reverse proxy (the sandbox advertising
+// the proxy's https origin, `--public-url`), then through the school's
+// inspecting proxy too.
+// ---------------------------------------------------------------------------
+
+mod county {
+    use std::sync::{Arc, Mutex};
+
+    use educloud_core::browser::BrowserOpener;
+    use educloud_core::desktop::{Desktop, ServiceEndpoint};
+    use educloud_core::paths::AppPaths;
+    use educloud_core::policy::{EnvironmentKind, LoadedPolicy, Policy};
+    use educloud_core::session::{SessionState, SignInOutcome};
+    use educloud_core::vault::{MockKeychain, SessionVault};
+    use educloud_sandbox::testkit::{Act, FormBrowser};
+    use educloud_sandbox::SandboxConfig;
+    use url::Url;
+
+    use super::net_support::*;
+    use super::policy;
+
+    /// The system browser: posts the county's login form over HTTPS (it
+    /// trusts `ca`, as a school PC's browser trusts the deployed CA).
+    struct Browser {
+        form: FormBrowser,
+        errors: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl BrowserOpener for Browser {
+        fn open(&self, url: &str) -> educloud_core::Result<()> {
+            let (form, url, errors) = (self.form.clone(), url.to_string(), self.errors.clone());
+            tokio::spawn(async move {
+                if let Err(e) = form.visit(&url, &Act::login("ntpcbound")).await {
+                    errors.lock().unwrap().push(e);
+                }
+            });
+            Ok(())
+        }
+    }
+
+    async fn county_sign_in(
+        p: Policy,
+        base: &Url,
+        browser_ca: &std::path::Path,
+    ) -> educloud_core::Result<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = std::fs::read(browser_ca).unwrap();
+        let form = FormBrowser::with_client(
+            reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+                .no_proxy(),
+        );
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let mut loaded = LoadedPolicy::default();
+        loaded.add("test".into(), p);
+        let desktop = Desktop::open(AppPaths::under(dir.path()), loaded)
+            .unwrap()
+            .with_browser(Arc::new(Browser {
+                form,
+                errors: errors.clone(),
+            }));
+        desktop.set_service(ServiceEndpoint {
+            kind: EnvironmentKind::Custom,
+            base_url: base.clone(),
+        });
+        let keychain = MockKeychain::new();
+        let session = SessionState::new(SessionVault::mock(&keychain));
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            session.sign_in_county(&desktop, "ntpc", false, &educloud_core::oidc::NoProgress),
+        )
+        .await
+        .expect("the sign-in finished");
+        assert!(
+            errors.lock().unwrap().is_empty(),
+            "{:?}",
+            errors.lock().unwrap()
+        );
+        match out? {
+            SignInOutcome::SignedIn(a) => Ok(a.email),
+            other => panic!("not signed in: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn county_sign_in_behind_a_reverse_proxy_and_through_an_inspecting_proxy() {
+        let dir = tempfile::tempdir().unwrap();
+        // The reverse proxy's port is chosen first: the sandbox advertises it.
+        let port = free_port();
+        let public = Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+        let sandbox = educloud_sandbox::start(SandboxConfig {
+            public_url: Some(public.clone()),
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        let reverse = mitm_on("reverse", port, Some(sandbox.local_url()), dir.path(), &[]);
+
+        // Every county URL the app uses is the proxy's https origin.
+        let direct = policy(serde_json::json!({ "ExtraCaCertificates": [reverse.ca] }));
+        assert_eq!(
+            county_sign_in(direct, &public, &reverse.ca).await.unwrap(),
+            "ntpcbound@mail.edu.tw"
+        );
+
+        // The school's inspecting proxy in front of everything the app
+        // sends (the browser keeps its own settings and goes direct).
+        let school = mitm("school", None, dir.path(), &[]);
+        let through = policy(serde_json::json!({
+            "ProxyUrl": format!("http://127.0.0.1:{}", school.proc.port),
+            "ProxyBypass": [],
+            "ExtraCaCertificates": [school.ca],
+        }));
+        assert_eq!(
+            county_sign_in(through, &public, &reverse.ca).await.unwrap(),
+            "ntpcbound@mail.edu.tw"
+        );
+        // Without the school's CA: the certificate, in words.
+        let missing = policy(serde_json::json!({
+            "ProxyUrl": format!("http://127.0.0.1:{}", school.proc.port),
+            "ProxyBypass": [],
+        }));
+        let err = county_sign_in(missing, &public, &reverse.ca)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "network.tls_untrusted", "{err}");
+    }
+}

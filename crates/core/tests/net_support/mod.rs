@@ -248,9 +248,20 @@ pub struct Mitm {
 /// TLS-inspecting forward proxy (`http://127.0.0.1:<port>`), with its own
 /// fresh CA in `dir/<name>`. `extra` are more `--set` options.
 pub fn mitm(name: &'static str, upstream: Option<&url::Url>, dir: &Path, extra: &[&str]) -> Mitm {
+    mitm_on(name, free_port(), upstream, dir, extra)
+}
+
+/// [`mitm`] on a port chosen beforehand (a reverse proxy whose origin the
+/// sandbox must advertise before the proxy starts).
+pub fn mitm_on(
+    name: &'static str,
+    port: u16,
+    upstream: Option<&url::Url>,
+    dir: &Path,
+    extra: &[&str],
+) -> Mitm {
     let confdir = dir.join(name);
     std::fs::create_dir_all(&confdir).unwrap();
-    let port = free_port();
     let mut args: Vec<String> = vec![
         "--listen-host".into(),
         "127.0.0.1".into(),
