@@ -241,6 +241,7 @@ impl CoreError {
             "browser.launch_failed",
             "policy.locked",
             "policy.invalid",
+            "language.unsupported",
             "registration.disabled",
             "session.county_identity_missing",
             "store.failed",
