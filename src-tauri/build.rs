@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "restore_session",
     "switch_account",
     "sign_out",
+    "remove_account",
     "open_service",
     "open_outbox",
     "request_password_reset",
@@ -30,6 +31,14 @@ const COMMANDS: &[&str] = &[
     "load_draft",
     "discard_draft",
     "submit_registration",
+    "county_names",
+    "check_county",
+    "open_portal_page",
+    "choose_service",
+    "dismiss_store_notice",
+    "check_for_update",
+    "update_status",
+    "restart_to_update",
 ];
 
 fn main() {

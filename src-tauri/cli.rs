@@ -120,10 +120,14 @@ pub fn main() -> ExitCode {
     };
     crate::logging::init(&paths.log_dir, cli.command.is_some());
     let code = match cli.command {
-        None => match Desktop::open(paths, LoadedPolicy::load()) {
-            Ok(desktop) => crate::gui::run(desktop, started),
-            Err(e) => fail(&e),
-        },
+        None => {
+            let log_dir = paths.log_dir.clone();
+            match Desktop::open(paths, LoadedPolicy::load()) {
+                Ok(desktop) => crate::gui::run(desktop, started),
+                // Nobody sees stderr after a double-click: a native dialog too.
+                Err(e) => crate::gui::cannot_start(&e, &log_dir),
+            }
+        }
         Some(Command::Doctor { url }) => match Desktop::open(paths, LoadedPolicy::load()) {
             Ok(desktop) => runtime(async move {
                 doctor(&desktop).await;

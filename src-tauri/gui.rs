@@ -2,6 +2,7 @@
 //! embedded sandbox in the background when the environment is the demo, and
 //! enforces a single instance (a second launch focuses the first).
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -9,9 +10,11 @@ use std::time::Instant;
 use educloud_core::desktop::Desktop;
 use educloud_core::session::SessionState;
 use educloud_core::vault::SessionVault;
+use educloud_core::CoreError;
 use tauri::{Manager, RunEvent};
 
-use crate::commands::{self, LaunchClock};
+use crate::commands;
+use crate::launch::LaunchClock;
 
 /// How long launch work waits for the UI's `ui_ready` before it starts anyway
 /// (a page that never reports must not leave the app without its service).
@@ -48,6 +51,7 @@ pub fn choose_webview_rendering() {
 }
 
 pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
+    let log_dir = desktop.paths.log_dir.clone();
     let desktop = Arc::new(desktop);
     let session = Arc::new(SessionState::new(SessionVault::os()));
     let shared_device = desktop.policy().shared_device();
@@ -136,9 +140,126 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "the window failed");
             eprintln!("educloud: the window could not start: {e}");
+            show_fatal("window.failed", &log_dir);
+            crate::logging::flush();
             ExitCode::from(1)
         }
     }
+}
+
+/// The window cannot start at all (e.g. the local store cannot be opened):
+/// a double-clicking user sees no terminal, so the error goes to the log and
+/// to a native dialog, then the process exits non-zero.
+pub fn cannot_start(e: &CoreError, log_dir: &Path) -> ExitCode {
+    tracing::error!(code = e.code(), error = %e, "the app cannot start");
+    eprintln!("error[{}]: {e}", e.code());
+    show_fatal(e.code(), log_dir);
+    crate::logging::flush();
+    ExitCode::from(2)
+}
+
+/// The words of the start-up failure dialog (zh-TW first, then English: the
+/// language setting lives in the store that may be what failed).
+fn fatal_text(code: &str, log_dir: &Path) -> String {
+    let dir = log_dir.display();
+    format!(
+        "教育雲登入無法開啟（錯誤代碼 {code}）。\n請重新開機後再試一次；若仍無法開啟，請把記錄檔資料夾交給資訊人員：\n{dir}\n\n\
+         EduCloud Desktop could not start (error {code}).\nRestart the computer and try again; if it still fails, \
+         give your IT staff the log folder:\n{dir}"
+    )
+}
+
+/// Shows [`fatal_text`] in the platform's own message box. Without a
+/// display (SSH, CI) there is nobody to show it to: the log and stderr have it.
+/// `EDUCLOUD_NO_DIALOG=1` leaves it out (tests that check the exit code).
+fn show_fatal(code: &str, log_dir: &Path) {
+    if std::env::var_os("EDUCLOUD_NO_DIALOG").is_some() {
+        return;
+    }
+    let text = fatal_text(code, log_dir);
+    tracing::info!(code, "start-up failure shown in a dialog");
+    native_message_box("教育雲登入 · EduCloud Desktop", &text);
+}
+
+#[cfg(target_os = "linux")]
+fn native_message_box(title: &str, text: &str) {
+    use gtk::prelude::*;
+    if gtk::init().is_err() {
+        return;
+    }
+    let dialog = gtk::MessageDialog::new(
+        None::<&gtk::Window>,
+        gtk::DialogFlags::MODAL,
+        gtk::MessageType::Error,
+        gtk::ButtonsType::Ok,
+        text,
+    );
+    dialog.set_title(title);
+    dialog.run();
+    dialog.close();
+    while gtk::events_pending() {
+        gtk::main_iteration();
+    }
+}
+
+#[cfg(windows)]
+fn native_message_box(title: &str, text: &str) {
+    use windows_sys::Win32::UI::WindowsAndMessaging::{MessageBoxW, MB_ICONERROR, MB_OK};
+    let wide = |s: &str| {
+        s.encode_utf16()
+            .chain(std::iter::once(0))
+            .collect::<Vec<u16>>()
+    };
+    let (title, text) = (wide(title), wide(text));
+    // SAFETY: both buffers are NUL-terminated UTF-16 and outlive the call.
+    unsafe {
+        MessageBoxW(
+            std::ptr::null_mut(),
+            text.as_ptr(),
+            title.as_ptr(),
+            MB_OK | MB_ICONERROR,
+        );
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn native_message_box(title: &str, text: &str) {
+    // AppleScript's own alert (no extra framework binding for one box).
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let script = format!(
+        "display alert \"{}\" message \"{}\" as critical",
+        quote(title),
+        quote(text)
+    );
+    let _ = std::process::Command::new("osascript")
+        .args(["-e", &script])
+        .status();
+}
+
+#[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
+fn native_message_box(_title: &str, _text: &str) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_up_failure_says_what_to_do_in_both_languages() {
+        let text = fatal_text("store.failed", Path::new("/tmp/logs"));
+        assert!(
+            text.contains("教育雲登入無法開啟（錯誤代碼 store.failed）"),
+            "{text}"
+        );
+        assert!(text.contains("EduCloud Desktop could not start (error store.failed)"));
+        assert_eq!(text.matches("/tmp/logs").count(), 2);
+    }
+}
+
+/// Connects to the service just chosen on the first-run screen (nothing
+/// was connected at launch), in the background.
+pub fn connect_chosen_service(app: &tauri::AppHandle, desktop: Arc<Desktop>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move { connect_service(&app, &desktop).await });
 }
 
 /// Connects to the service after the window is up, so launch is not

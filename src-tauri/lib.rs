@@ -8,6 +8,7 @@ mod commands;
 mod doctor_net;
 mod dto;
 mod gui;
+mod launch;
 mod logging;
 mod service;
 mod updater;

@@ -2,102 +2,28 @@
 //! maps the error to [`ErrorDto`]. No business logic lives here.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use educloud_core::desktop::Desktop;
+use educloud_core::desktop::{Desktop, StoreNotice};
 use educloud_core::policy::EnvironmentKind;
-use educloud_core::settings;
+use educloud_core::settings as prefs;
 use serde::Serialize;
 use tauri::State;
 
 use crate::dto::CmdResult;
+use crate::launch::LaunchClock;
 
+pub mod about;
+pub mod directory;
 pub mod register;
+pub mod settings;
 pub mod signin;
-
-/// When the process started, for the launch → interactive measurement, and
-/// the shell's launch phases (ms since start).
-pub struct LaunchClock {
-    started: Instant,
-    /// The same moment as Unix ms, to place the page's marks on this clock.
-    started_unix_ms: f64,
-    phases: std::sync::Mutex<Vec<(&'static str, f64)>>,
-}
-
-impl LaunchClock {
-    pub fn new(started: Instant) -> Self {
-        let now_unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0);
-        LaunchClock {
-            started,
-            started_unix_ms: now_unix_ms - started.elapsed().as_secs_f64() * 1000.0,
-            phases: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    pub fn elapsed(&self) -> std::time::Duration {
-        self.started.elapsed()
-    }
-
-    /// Notes that a launch phase ended now.
-    pub fn mark(&self, phase: &'static str) {
-        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        self.phases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((phase, ms));
-    }
-
-    /// One JSON object: the shell's phases and the page's marks, all in ms
-    /// since the process started.
-    fn timeline(&self, marks: Option<serde_json::Value>) -> serde_json::Value {
-        let mut out = serde_json::Map::new();
-        if let Some(cpu) = process_cpu_ms() {
-            out.insert("cpu_ms".into(), round(cpu));
-        }
-        for (phase, ms) in self.phases.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            out.insert((*phase).to_string(), round(*ms));
-        }
-        if let Some(serde_json::Value::Object(marks)) = marks {
-            // The page's clock starts at its time origin (Unix ms).
-            let origin = marks
-                .get("page_origin_ms")
-                .and_then(|v| v.as_f64())
-                .map(|o| o - self.started_unix_ms);
-            if let Some(origin) = origin {
-                out.insert("page.origin".into(), round(origin));
-                for (name, v) in &marks {
-                    if let (false, Some(ms)) = (name == "page_origin_ms", v.as_f64()) {
-                        out.insert(format!("page.{name}"), round(origin + ms));
-                    }
-                }
-            }
-        }
-        serde_json::Value::Object(out)
-    }
-}
-
-/// CPU time (user + system) this process has used so far, in ms (Linux).
-fn process_cpu_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    // USER_HZ is 100 on every Linux this ships to.
-    Some((utime + stime) * 10.0)
-}
-
-fn round(ms: f64) -> serde_json::Value {
-    serde_json::json!((ms * 10.0).round() / 10.0)
-}
 
 /// The generated invoke handler; `src-tauri/build.rs` lists the same names.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
+    use about::*;
+    use directory::*;
     use register::*;
+    use settings::*;
     use signin::*;
     tauri::generate_handler![
         app_info,
@@ -113,6 +39,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Syn
         restore_session,
         switch_account,
         sign_out,
+        remove_account,
         open_service,
         open_outbox,
         request_password_reset,
@@ -125,7 +52,15 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Syn
         save_draft,
         load_draft,
         discard_draft,
-        submit_registration
+        submit_registration,
+        county_names,
+        check_county,
+        open_portal_page,
+        choose_service,
+        dismiss_store_notice,
+        check_for_update,
+        update_status,
+        restart_to_update
     ]
 }
 
@@ -135,8 +70,8 @@ pub struct LockedValue<T> {
     pub locked: bool,
 }
 
-impl<T> From<settings::Resolved<T>> for LockedValue<T> {
-    fn from(r: settings::Resolved<T>) -> Self {
+impl<T> From<prefs::Resolved<T>> for LockedValue<T> {
+    fn from(r: prefs::Resolved<T>) -> Self {
         LockedValue {
             locked: r.locked(),
             value: r.value,
@@ -151,35 +86,58 @@ pub struct AppInfo {
     /// `sandbox`, `production` or `custom`.
     pub environment: EnvironmentKind,
     pub environment_locked: bool,
+    /// Where the environment came from: `policy`, `environment` (a
+    /// developer's `EDUCLOUD_SERVICE_URL`), `user` or `default` (設定 shows it).
+    pub environment_origin: prefs::Origin,
     /// The service's base URL once known (the sandbox's outbox lives there).
     pub service_url: Option<String>,
     pub shared_device: bool,
     pub registration_enabled: bool,
+    /// False under policy `DisableUpdates`: no update notice, no 檢查更新.
+    pub updates_enabled: bool,
+    /// A release build's first run: the window asks which service to use.
+    pub needs_service_choice: bool,
+    /// The damaged local store was moved aside: said once in the window.
+    pub store_notice: Option<StoreNotice>,
     pub policy_problems: Vec<String>,
     /// The policy keys IT has set: the UI shows 由您的機構管理 on them.
     pub locked_settings: Vec<&'static str>,
 }
 
+impl AppInfo {
+    fn read(desktop: &Desktop) -> educloud_core::Result<Self> {
+        let policy = desktop.policy();
+        let env = desktop.environment()?;
+        Ok(AppInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            language: prefs::language(policy, &desktop.store)?.into(),
+            environment: env.value.kind,
+            environment_locked: env.locked(),
+            environment_origin: env.origin,
+            service_url: desktop
+                .service()
+                .map(|s| s.base_url.to_string())
+                .or(env.value.service_url),
+            shared_device: policy.shared_device(),
+            registration_enabled: !policy.disable_registration.unwrap_or(false),
+            updates_enabled: !policy.disable_updates.unwrap_or(false),
+            needs_service_choice: desktop.needs_service_choice()?,
+            store_notice: desktop.store_notice(),
+            policy_problems: desktop.loaded_policy().problems.clone(),
+            locked_settings: policy.set_keys(),
+        })
+    }
+}
+
 /// What the UI needs to draw its frame: language, environment, locks.
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn app_info(
     desktop: State<'_, Arc<Desktop>>,
     clock: State<'_, LaunchClock>,
 ) -> CmdResult<AppInfo> {
     clock.mark("app_info");
-    let policy = desktop.policy();
-    let env = desktop.environment()?;
-    Ok(AppInfo {
-        version: env!("CARGO_PKG_VERSION"),
-        language: settings::language(policy, &desktop.store)?.into(),
-        environment: env.value.kind,
-        environment_locked: env.locked(),
-        service_url: desktop.service().map(|s| s.base_url.to_string()),
-        shared_device: policy.shared_device(),
-        registration_enabled: !policy.disable_registration.unwrap_or(false),
-        policy_problems: desktop.loaded_policy().problems.clone(),
-        locked_settings: policy.set_keys(),
-    })
+    Ok(AppInfo::read(&desktop)?)
 }
 
 /// The UI calls this once after its first paint with its buttons live.
@@ -188,6 +146,7 @@ pub async fn app_info(
 /// shell's phases so a slow launch can be taken apart (`EDUCLOUD_LAUNCH_TRACE=1`
 /// also prints it to stderr).
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub fn ui_ready(
     clock: State<'_, LaunchClock>,
     ready: State<'_, crate::gui::UiReady>,
@@ -205,8 +164,9 @@ pub fn ui_ready(
 }
 
 #[tauri::command]
+#[tracing::instrument(skip(desktop))]
 pub async fn set_language(desktop: State<'_, Arc<Desktop>>, language: String) -> CmdResult<()> {
-    Ok(settings::set_language(
+    Ok(prefs::set_language(
         desktop.policy(),
         &desktop.store,
         &language,

@@ -20,6 +20,7 @@ use crate::dto::{CmdResult, ErrorDto};
 const MAX_AVATAR_IPC_BYTES: usize = 5 * 1024 * 1024 + 1;
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn terms(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Terms> {
     // The form follows: prepare what its first keystroke in 密碼 needs.
     registration::warm_up_in_background();
@@ -51,6 +52,7 @@ impl From<FieldCheck> for FieldCheckDto {
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn validate_field(
     desktop: State<'_, Arc<Desktop>>,
     field: String,
@@ -64,6 +66,7 @@ pub async fn validate_field(
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn validate_registration(
     desktop: State<'_, Arc<Desktop>>,
     input: RegistrationInput,
@@ -76,6 +79,7 @@ pub async fn validate_registration(
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn check_availability(
     desktop: State<'_, Arc<Desktop>>,
     name: String,
@@ -89,6 +93,7 @@ pub struct AvatarDto {
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn process_avatar(bytes: Vec<u8>) -> CmdResult<AvatarDto> {
     if bytes.len() > MAX_AVATAR_IPC_BYTES {
         return Err(CoreError::invalid("avatar", "avatar.too_large").into());
@@ -102,6 +107,7 @@ pub async fn process_avatar(bytes: Vec<u8>) -> CmdResult<AvatarDto> {
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn save_draft(
     desktop: State<'_, Arc<Desktop>>,
     draft: RegistrationDraft,
@@ -114,17 +120,20 @@ pub async fn save_draft(
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn load_draft(desktop: State<'_, Arc<Desktop>>) -> CmdResult<Option<RegistrationDraft>> {
     registration::warm_up_in_background();
     Ok(registration::load(&desktop.store, desktop.policy())?)
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn discard_draft(desktop: State<'_, Arc<Desktop>>) -> CmdResult<()> {
     Ok(registration::discard(&desktop.store)?)
 }
 
 #[tauri::command]
+#[tracing::instrument(skip_all)]
 pub async fn submit_registration(
     desktop: State<'_, Arc<Desktop>>,
     session: State<'_, Arc<SessionState>>,

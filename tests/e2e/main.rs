@@ -6,6 +6,7 @@ mod rig;
 mod bench;
 mod home;
 mod https;
+mod paths;
 mod register;
 mod signin;
 mod system_browser;

@@ -21,7 +21,7 @@ async fn js(app: &App, script: &str) -> Value {
 }
 
 /// Agrees to the terms the way a reader does: scrolls to the bottom first.
-async fn agree_to_terms(app: &App) {
+pub(crate) async fn agree_to_terms(app: &App) {
     app.wait_text("h1", "教育雲會員註冊同意書").await;
     let agree = app.wait_for("#terms-agree").await;
     assert_eq!(agree.attr("disabled").await.unwrap(), Some("true".into()));

@@ -1,8 +1,10 @@
 // The wizard's frame: language, environment badge, home screen, start-up.
-import { invoke } from './ipc.js';
+import { invoke, listen } from './ipc.js';
 import { setLanguage, language, t, preload } from './i18n.js';
-import { h } from './dom.js';
+import { h, clear } from './dom.js';
 import { screen, show, state, showError, redraw } from './router.js';
+import { loadCountyNames } from './counties.js';
+import { portalLinks, showUpdateNotice, showStoreNotice } from './settings.js';
 import './signin.js';
 import './register.js';
 
@@ -10,6 +12,8 @@ import './register.js';
 const marks = { module_start: performance.now() };
 
 screen('home', async (root) => {
+  // Nothing decides the service yet (a release's first run): ask first.
+  if (state.info?.needs_service_choice) return show('first-run');
   // A stored "stay signed in" session was restored at launch: go straight in.
   root.append(
     h('section', { class: 'card home' },
@@ -33,6 +37,7 @@ async function switchLanguage(lang) {
     await invoke('set_language', { language: lang });
     await setLanguage(lang);
     markLanguage();
+    drawFooter();
     await redraw();
   } catch (e) {
     showError(e);
@@ -58,8 +63,12 @@ async function start() {
   state.info = info;
   await setLanguage(info.language.value);
   marks.catalog = performance.now();
-  document.getElementById('demo-badge').hidden = info.environment !== 'sandbox';
+  // Nothing chosen yet (first run): no service to badge.
+  document.getElementById('demo-badge').hidden = info.environment !== 'sandbox' || !!info.needs_service_choice;
   document.getElementById('version').textContent = info.version ? `v${info.version}` : '';
+  document.getElementById('open-settings').addEventListener('click', () => show('settings'));
+  drawFooter();
+  loadCountyNames();
   const locked = info.language.locked;
   document.getElementById('lang-lock').hidden = !locked;
   document.querySelectorAll('button.lang').forEach((b) => {
@@ -72,8 +81,11 @@ async function start() {
     banner.textContent = t('policy.problems');
     banner.hidden = false;
   }
-  await show('home');
+  // A release with nothing deciding the service asks once which to use.
+  await show(info.needs_service_choice ? 'first-run' : 'home');
   marks.home = performance.now();
+  if (info.store_notice) showStoreNotice(info.store_notice);
+  watchUpdates();
   // Tell Rust the first screen is painted and live (launch → interactive).
   requestAnimationFrame(() => requestAnimationFrame(() => {
     performance.mark('educloud-ui-ready');
@@ -89,6 +101,24 @@ async function start() {
   } catch (e) {
     if (e.code !== 'session.not_signed_in') showError(e);
   }
+}
+
+/** The footer's portal links, redrawn in the current language. */
+function drawFooter() {
+  const slot = document.getElementById('footer-links');
+  clear(slot);
+  slot.append(portalLinks('footer'));
+}
+
+/** 有新版本，重新啟動後更新: shown when an update has been downloaded. */
+function watchUpdates() {
+  if (state.info?.updates_enabled === false) return;
+  // The event says a download finished; asking update_status marks the
+  // update as told (only then is it installed at exit).
+  listen('update-ready', () => {
+    invoke('update_status').then((u) => { if (u && u.status === 'downloaded') showUpdateNotice(u); }).catch(() => {});
+  }).catch(() => {});
+  invoke('update_status').then((u) => { if (u && u.status === 'downloaded') showUpdateNotice(u); }).catch(() => {});
 }
 
 function launchMarks() {

@@ -28,7 +28,12 @@ export function field(opts) {
   let help = null;
   if (opts.help) {
     const helpId = `${id}-help`;
-    const panel = h('div', { id: helpId, class: 'help', hidden: true, 'data-i18n': opts.help });
+    // A list of catalog keys is the guide's numbered 說明; one key is a sentence.
+    const panel = Array.isArray(opts.help)
+      ? h('div', { id: helpId, class: 'help', hidden: true },
+        h('p', { 'data-i18n': 'reg.help_heading' }),
+        h('ol', {}, opts.help.map((k) => h('li', { 'data-i18n': k }))))
+      : h('div', { id: helpId, class: 'help', hidden: true, 'data-i18n': opts.help });
     const toggle = h('button', {
       type: 'button', class: 'help-toggle', 'aria-expanded': 'false', 'aria-controls': helpId,
       'data-i18n-aria': `${label}.help_label`,
@@ -71,17 +76,21 @@ export function setStatus(id, err, ok = false) {
 }
 
 /** A modal <dialog> with the seed's 確定 button; resolves when closed. */
-export function dialog({ title, body, okId = 'dialog-ok', cancel = false }) {
+export function dialog({ title, body, okId = 'dialog-ok', cancel = false, okLabel = 'common.ok' }) {
   return new Promise((resolve) => {
-    const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': 'dialog-title' },
+    const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': 'dialog-title', 'aria-describedby': 'dialog-body' },
       h('h2', { id: 'dialog-title' }, t(title)),
-      h('p', { id: 'dialog-body' }, typeof body === 'string' ? t(body) : body),
+      h('div', { id: 'dialog-body' }, typeof body === 'string' ? t(body) : body),
       h('div', { class: 'actions' },
         cancel ? h('button', { id: 'dialog-cancel', type: 'button', onclick: () => { dlg.close(); dlg.remove(); resolve(false); } }, t('common.cancel')) : null,
-        h('button', { id: okId, type: 'button', class: 'primary', onclick: () => { dlg.close(); dlg.remove(); resolve(true); } }, t('common.ok')),
+        h('button', { id: okId, type: 'button', class: 'primary', onclick: () => { dlg.close(); dlg.remove(); resolve(true); } }, t(okLabel)),
       ),
     );
-    dlg.addEventListener('cancel', (e) => { e.preventDefault(); });
+    // Esc: the same as 取消 where there is one; otherwise the dialog stays.
+    dlg.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      if (cancel) { dlg.close(); dlg.remove(); resolve(false); }
+    });
     document.body.append(dlg);
     dlg.showModal();
     dlg.querySelector(`#${okId}`).focus();

@@ -3,11 +3,12 @@
 // The form is saved as a draft while typing (never passwords); the rules
 // are Rust's: this file only shows the codes it gets back.
 import { invoke } from './ipc.js';
-import { t, language } from './i18n.js';
+import { t, errorText } from './i18n.js';
 import { h } from './dom.js';
 import { field, formStatus, setStatus, setFieldError, dialog, debounce } from './form.js';
-import { screen, show, state, showError } from './router.js';
-import { countySelect, countySignIn, countyName } from './signin.js';
+import { screen, show, state, showError, slowAction, isOutage } from './router.js';
+import { countySelect, countySignIn } from './signin.js';
+import { countyName } from './counties.js';
 
 // The wizard's memory for this window (the verified county identity stays
 // in Rust; here only its display claims).
@@ -15,6 +16,7 @@ const wiz = {
   identity: null, // 'staff' | 'other'
   county: null, // the verified identity's display claims (county, sub, name, …) once signed in
   terms_version: null,
+  fromSignIn: false, // came from 登入 with an Open ID that has no account yet
   values: {}, // form values except passwords
   avatar: null, // data URL of the processed 256×256 PNG
 };
@@ -50,10 +52,15 @@ async function forgetDraft() {
 
 screen('register', async (root, params = {}) => {
   if (params.identity) {
-    // Came from a county sign-in that found no account: same identity.
+    // Came from a county sign-in that found no account: same identity. From
+    // 登入, the wizard starts at the consent (the 註冊 path agreed already).
     wiz.identity = 'staff';
     wiz.county = params.identity;
-    return renderStep(root, 'form');
+    if (params.fromSignIn) {
+      wiz.fromSignIn = true;
+      wiz.terms_version = null;
+    }
+    return renderStep(root, wiz.terms_version ? 'form' : 'consent');
   }
   if (params.step) return renderStep(root, params.step);
   // A fresh start: offer a kept draft first.
@@ -91,6 +98,8 @@ screen('register', async (root, params = {}) => {
 function resetWizard() {
   wiz.identity = null;
   wiz.county = null;
+  wiz.fromSignIn = false;
+  wiz.terms_version = null;
   wiz.values = {};
   wiz.avatar = null;
 }
@@ -106,16 +115,12 @@ async function renderStep(root, step) {
 
 // ---- 1. 教育雲會員註冊同意書 ----
 async function consentStep(root) {
-  let terms;
-  try {
-    terms = await invoke('terms');
-  } catch (e) {
-    root.append(h('section', { class: 'card' }, h('h1', { 'data-i18n': 'consent.title' }), h('p', { role: 'alert', id: 'terms-error' }, t(`error.${e.code}`)),
-      h('div', { class: 'actions' }, h('button', { type: 'button', 'data-i18n': 'common.retry', onclick: () => show('register', { step: 'consent' }) }))));
-    return;
-  }
-  wiz.terms_version = terms.version;
-  const agree = h('button', { id: 'terms-agree', type: 'button', class: 'primary', disabled: true, 'aria-describedby': 'terms-scroll-hint', 'data-i18n': 'consent.agree', onclick: () => show('register', { step: 'identity' }) });
+  // A service that does not answer: the screen says so, with 重試 and 回首頁.
+  const terms = await invoke('terms');
+  // The identity is known already when the wizard came from 登入.
+  const next = wiz.fromSignIn && wiz.county ? 'form' : 'identity';
+  const agree = h('button', { id: 'terms-agree', type: 'button', class: 'primary', disabled: true, 'aria-describedby': 'terms-scroll-hint', 'data-i18n': 'consent.agree',
+    onclick: () => { wiz.terms_version = terms.version; show('register', { step: next }); } });
   const end = h('p', { id: 'terms-end', class: 'terms-end', tabindex: '0', 'data-i18n': 'consent.end' });
   const box = h('div', { id: 'terms', class: 'terms', tabindex: '0', role: 'region', 'aria-labelledby': 'terms-title' },
     h('h2', { id: 'terms-title' }, terms.title),
@@ -136,7 +141,7 @@ async function consentStep(root) {
     box,
     h('p', { id: 'terms-scroll-hint', class: 'hint', 'aria-live': 'polite', 'data-i18n': 'consent.scroll' }),
     h('div', { class: 'actions' },
-      h('button', { id: 'terms-disagree', type: 'button', 'data-i18n': 'consent.disagree', onclick: () => show('home') }),
+      h('button', { id: 'terms-disagree', type: 'button', 'data-i18n': 'consent.disagree', onclick: () => { resetWizard(); show('home'); } }),
       agree)));
   requestAnimationFrame(() => { if (atBottom()) enable(); });
 }
@@ -170,14 +175,14 @@ function identityStep(root) {
 
 // ---- 3. 選擇 Open ID ----
 async function countyStep(root) {
-  const { select } = await countySelect('reg-county');
+  const { select, note, test } = await countySelect('reg-county');
   root.append(h('form', { class: 'card', id: 'reg-county-form', onsubmit: (e) => {
     e.preventDefault();
     countySignIn(select.value, false, 'register');
   } },
   h('h1', { 'data-i18n': 'regcounty.title' }),
   h('p', { 'data-i18n': 'regcounty.lead' }),
-  h('div', { class: 'field' }, h('label', { for: 'reg-county', 'data-i18n': 'signin.choose_county' }), select),
+  h('div', { class: 'field' }, h('label', { for: 'reg-county', 'data-i18n': 'signin.choose_county' }), select, note, test),
   formStatus('county-status'),
   h('div', { class: 'actions' },
     h('button', { type: 'button', id: 'county-back', 'data-i18n': 'common.prev', onclick: () => show('register', { step: 'identity' }) }),
@@ -190,16 +195,18 @@ function formStep(root) {
   const v = wiz.values;
   const claims = wiz.county || {};
   if (staff && !claims.sub) return show('register', { step: 'county' });
+  if (!wiz.terms_version) return show('register', { step: 'consent' });
   if (staff && !v.account_name && claims.preferred_username) v.account_name = claims.preferred_username;
   if (!v.nickname && claims.name) v.nickname = claims.name;
   const shown = (label, value, id) => h('div', { class: 'field' },
     h('span', { class: 'label', id: `${id}-label`, 'data-i18n': label }),
     h('output', { id, 'aria-labelledby': `${id}-label` }, value || '—'));
-  const genderField = h('fieldset', { class: 'field gender' },
+  const genderField = h('fieldset', { class: 'field gender', id: 'gender-field', 'aria-describedby': 'gender-error' },
     h('legend', { 'data-i18n': 'reg.gender' }),
     ['male', 'female'].map((g) => h('span', { class: 'check' },
       h('input', { type: 'radio', name: 'gender', id: `gender-${g}`, value: g, checked: v.gender === g || null }),
-      h('label', { for: `gender-${g}`, 'data-i18n': `reg.gender.${g}` }))));
+      h('label', { for: `gender-${g}`, 'data-i18n': `reg.gender.${g}` }))),
+    h('div', { id: 'gender-error', class: 'error', 'aria-live': 'polite' }));
   const avatarInput = h('input', { id: 'avatar', type: 'file', accept: 'image/png,image/jpeg,image/webp,image/gif', class: 'visually-hidden', 'aria-describedby': 'avatar-error' });
   const preview = h('img', { id: 'avatar-preview', alt: '', width: 96, height: 96, hidden: !wiz.avatar || null, src: wiz.avatar || null });
   avatarInput.addEventListener('change', () => pickAvatar(avatarInput, preview));
@@ -209,8 +216,10 @@ function formStep(root) {
     h('p', { class: 'hint', 'data-i18n': 'reg.required_note' }),
     staff ? [
       shown('reg.name', claims.name, 'claim-name'),
-      shown('reg.title', [claims.school_name || claims.school_id, claims.role, claims.title].filter(Boolean).join(' · '), 'claim-title'),
-      field({ id: 'account_name', label: 'reg.account', required: true, suffix: '@mail.edu.tw', hint: 'reg.account_hint', value: v.account_name, maxlength: 64 }),
+      shown('reg.county', countyName(claims.county), 'claim-county'),
+      shown('reg.school', claims.school_name || (claims.school_id ? t('account.school_code', { code: claims.school_id }) : ''), 'claim-school'),
+      shown('reg.title', [claims.role, claims.title].filter(Boolean).join(' · '), 'claim-title'),
+      field({ id: 'account_name', label: 'reg.account', required: true, suffix: '@mail.edu.tw', help: ACCOUNT_HELP, value: v.account_name, maxlength: 64 }),
     ] : [
       field({ id: 'name', label: 'reg.name', required: true, value: v.name, autocomplete: 'name' }),
       field({ id: 'email', label: 'reg.email_other', type: 'email', required: true, hint: 'reg.email_other_hint', value: v.email, autocomplete: 'email' }),
@@ -275,6 +284,23 @@ function currentInput() {
   if (wiz.identity === 'staff') input.account_name = val('account_name');
   else Object.assign(input, { name: val('name'), email: val('email'), email_confirm: val('email_confirm') });
   return input;
+}
+
+/** The guide's numbered 說明 behind 帳號(Email)'s "?". */
+const ACCOUNT_HELP = ['reg.account_help.1', 'reg.account_help.2', 'reg.account_help.3', 'reg.account_help.4'];
+
+/** Each field's label, to name a field the form cannot point at. */
+const FIELD_LABELS = {
+  account_name: 'reg.account', email: 'reg.email_other', email_confirm: 'reg.email_other_confirm', name: 'reg.name',
+  backup_email: 'reg.backup_email', backup_email_confirm: 'reg.backup_email_confirm', password: 'reg.password',
+  password_confirm: 'reg.password_confirm', nickname: 'reg.nickname', phone: 'reg.phone', gender: 'reg.gender',
+  avatar: 'reg.avatar', terms: 'consent.title', county: 'reg.county',
+};
+
+/** "請修正「備用信箱」：…" — the form-level line always names the field. */
+function namedError(e) {
+  const label = FIELD_LABELS[e.field];
+  return label ? t('reg.fix_field', { field: t(label), error: errorText(e) }) : errorText(e);
 }
 
 const PAIRS = { backup_email: 'backup_email_confirm', password: 'password_confirm', email: 'email_confirm' };
@@ -343,42 +369,75 @@ async function submit() {
   }
   document.querySelectorAll('#reg-form .error').forEach((el) => { el.textContent = ''; });
   if (errors.length) {
+    if (errors.some((e) => e.field === 'terms')) return consentAgain();
     const unplaced = errors.filter((e) => !setFieldError(e.field, e));
-    setStatus('reg-status', unplaced.length ? unplaced[0] : 'reg.fix_errors');
-    const first = document.getElementById(errors[0].field);
+    statusText(unplaced.length ? namedError(unplaced[0]) : t('reg.fix_errors'));
+    const first = document.getElementById(errors[0].field) || document.querySelector(`#${errors[0].field}-field input`);
     if (first) first.focus();
     return;
   }
   // The seed: a confirmation dialog (確定), then the result dialog (確定).
   const go = await dialog({ title: 'reg.confirm_title', body: 'reg.confirm_body', okId: 'confirm-ok', cancel: true });
   if (!go) return;
-  const btn = document.getElementById('reg-submit');
-  btn.disabled = true;
-  let result;
-  try {
-    result = await invoke('submit_registration', { input, avatar: wiz.avatar });
-  } catch (e) {
-    btn.disabled = false;
-    if (e.code === 'terms.outdated') {
-      await dialog({ title: 'reg.terms_changed_title', body: 'error.terms.outdated', okId: 'terms-changed-ok' });
-      await show('register', { step: 'consent' });
-      return;
-    }
-    if (e.code === 'token.expired' || e.code === 'token.invalid' || e.code === 'session.county_identity_missing') {
-      await dialog({ title: 'reg.county_again_title', body: `error.${e.code}`, okId: 'county-again-ok' });
-      await show('register', { step: 'county' });
-      return;
-    }
-    if (e.field && setFieldError(e.field, e)) {
-      document.getElementById(e.field)?.focus();
-    }
-    setStatus('reg-status', e);
+  const res = await slowAction(document.getElementById('reg-submit'), 'reg-status',
+    () => invoke('submit_registration', { input, avatar: wiz.avatar }));
+  if (res.cancelled) {
+    statusText(t('reg.cancelled_wait'));
     return;
   }
+  if (!res.ok) return submitFailed(res.error);
+  const result = res.value;
+  const fromSignIn = wiz.fromSignIn;
   await forgetDraft();
   await dialog({ title: 'reg.done_dialog_title', body: result.status === 'active' ? 'reg.done_dialog_active' : 'reg.done_dialog_pending', okId: 'done-ok' });
   resetWizard();
+  if (fromSignIn && result.status === 'active') {
+    // Came from 登入: the person wanted to be signed in. The account is new
+    // and active; sign in with what was just set (no second browser trip).
+    try {
+      await invoke('sign_in_password', { email: result.account.email, password: input.password, staySignedIn: false });
+      await show('account');
+      return;
+    } catch (e) {
+      showError(e);
+    }
+  }
   await show('registered', { result });
+}
+
+function statusText(text) {
+  const el = document.getElementById('reg-status');
+  if (el) el.textContent = text;
+}
+
+/** The 同意書 is missing or changed: agree again, then back to the form. */
+async function consentAgain() {
+  await dialog({ title: 'reg.terms_changed_title', body: 'reg.terms_again', okId: 'terms-changed-ok' });
+  wiz.terms_version = null;
+  if (wiz.identity === 'staff' && wiz.county) wiz.fromSignIn = true;
+  await show('register', { step: 'consent' });
+}
+
+async function submitFailed(e) {
+  if (e.code === 'terms.outdated') return consentAgain();
+  if (e.code === 'token.expired' || e.code === 'token.invalid' || e.code === 'token.replayed' || e.code === 'session.county_identity_missing') {
+    await dialog({ title: 'reg.county_again_title', body: `error.${e.code}`, okId: 'county-again-ok' });
+    await show('register', { step: 'county' });
+    return;
+  }
+  if (e.field === 'terms') return consentAgain();
+  if (e.field && setFieldError(e.field, e)) {
+    (document.getElementById(e.field) || document.querySelector(`#${e.field}-field input`))?.focus();
+  }
+  if (e.field) {
+    statusText(namedError(e));
+  } else if (isOutage(e)) {
+    // Nothing is lost: the form keeps every value; 重試 sends it again.
+    statusText(`${errorText(e)} ${t('reg.kept_retry')}`);
+    document.getElementById('reg-status').append(' ', h('button', { type: 'button', class: 'link', id: 'reg-retry', onclick: submit }, t('problem.retry')));
+  } else {
+    statusText(`${errorText(e)} ${t('reg.form_error_hint')}`);
+  }
 }
 
 screen('registered', (root, { result }) => {
@@ -395,4 +454,3 @@ screen('registered', (root, { result }) => {
       h('button', { id: 'done-sign-in', type: 'button', class: 'primary', 'data-i18n': 'home.sign_in', onclick: () => show('sign-in') }))));
 });
 
-export { countyName, language };

@@ -1,31 +1,76 @@
 // Flow B: 教育雲單一登入 — member sign-in, county Open ID through the system
 // browser, 保持登入狀態, the 登入成功 dialog and the account screen.
 import { invoke } from './ipc.js';
-import { t, language } from './i18n.js';
+import { t, language, errorText } from './i18n.js';
 import { h } from './dom.js';
 import { field, formStatus, setStatus, setFieldError, dialog } from './form.js';
-import { screen, show, state, showError } from './router.js';
+import { screen, show, state, showError, slowAction, isOutage } from './router.js';
+import { countyName, rememberCounties } from './counties.js';
 
-export function countyName(c) {
-  return language() === 'en' ? c.name_en : c.name_zh;
-}
+// County IdP health (the county page's 測試服務是否正常?), checked once per
+// window session and again on request: code → {ok, code, at}.
+const health = {};
+const HEALTH_TTL_MS = 5 * 60 * 1000;
 
 /** The county drop-down in the seed's order, preselecting the default. */
 export async function countySelect(id) {
   const info = await invoke('counties');
-  const select = h('select', { id, name: id, 'aria-describedby': `${id}-error` });
+  rememberCounties(info.counties);
+  const select = h('select', { id, name: id, 'aria-describedby': `${id}-error ${id}-health` });
   for (const c of info.counties) {
-    const opt = h('option', { value: c.code }, countyName(c));
+    const opt = h('option', { value: c.code }, countyName(c.code));
     if (c.code === info.default_county.value) opt.selected = true;
     select.append(opt);
   }
-  return { select, info };
+  const note = h('p', { id: `${id}-health`, class: 'hint health', 'aria-live': 'polite' });
+  const test = h('button', { id: `${id}-test`, type: 'button', class: 'link', onclick: () => checkCounty(select, note, select.value, true) }, t('county.test'));
+  select.addEventListener('change', () => showHealth(select, note));
+  // Marks counties whose Open ID service does not answer (never blocks).
+  checkAll(select, note, info.counties.map((c) => c.code));
+  return { select, info, note, test };
+}
+
+function checkAll(select, note, codes) {
+  const now = Date.now();
+  for (const code of codes) {
+    // A county that answered recently is not asked again; one that failed is.
+    if (health[code]?.ok && now - health[code].at < HEALTH_TTL_MS) continue;
+    checkCounty(select, note, code, false);
+  }
+  showHealth(select, note);
+}
+
+async function checkCounty(select, note, code, announce) {
+  if (announce) note.textContent = t('county.testing', { county: countyName(code) });
+  try {
+    const r = await invoke('check_county', { county: code });
+    health[code] = { ok: r.ok, code: r.error, at: Date.now() };
+  } catch (e) {
+    health[code] = { ok: false, code: e.code, at: Date.now() };
+  }
+  showHealth(select, note, announce);
+}
+
+function showHealth(select, note, announce = false) {
+  for (const opt of select.options) {
+    const down = health[opt.value] && !health[opt.value].ok;
+    opt.textContent = down ? `${countyName(opt.value)} ${t('county.down_mark')}` : countyName(opt.value);
+    if (down) opt.dataset.health = 'down'; else delete opt.dataset.health;
+  }
+  const now = health[select.value];
+  if (now && !now.ok) {
+    note.textContent = t('county.down', { county: countyName(select.value) });
+    note.classList.add('warn');
+  } else {
+    note.textContent = now && announce ? t('county.up', { county: countyName(select.value) }) : '';
+    note.classList.remove('warn');
+  }
 }
 
 screen('sign-in', async (root) => {
   const status = await invoke('session_status').catch(() => null);
   const keychain = status?.keychain || { available: false, reason: 'keychain.unavailable' };
-  const { select, info } = await countySelect('county');
+  const { select, info, note, test } = await countySelect('county');
   const stay = h('input', { id: 'stay-signed-in', type: 'checkbox', disabled: !keychain.available || null, 'aria-describedby': 'stay-signed-in-reason' });
   const memberForm = h('form', { id: 'member-form', class: 'card', novalidate: true, onsubmit: (e) => { e.preventDefault(); memberSignIn(stay.checked); } },
     h('h2', { 'data-i18n': 'signin.member_title' }),
@@ -41,6 +86,8 @@ screen('sign-in', async (root) => {
         h('label', { for: 'county', 'data-i18n': 'signin.choose_county' }),
         info.default_county.locked ? h('span', { class: 'lock', 'data-i18n': 'policy.managed' }) : null),
       select,
+      note,
+      test,
       h('div', { id: 'county-error', class: 'error', 'aria-live': 'polite' })),
     formStatus('county-status'),
     h('div', { class: 'actions' }, h('button', { id: 'county-login', type: 'submit', class: 'primary', 'data-i18n': 'signin.login' })),
@@ -56,7 +103,7 @@ screen('sign-in', async (root) => {
       h('button', { id: 'link-reset', type: 'button', class: 'link', 'data-i18n': 'signin.reset_password', onclick: () => show('reset-password') }),
       ' | ',
       h('button', { id: 'link-resend', type: 'button', class: 'link', 'data-i18n': 'signin.resend', onclick: () => show('resend') }),
-      ' | ',
+      state.info?.registration_enabled === false ? null : ' | ',
       state.info?.registration_enabled === false ? null
         : h('button', { id: 'link-join', type: 'button', class: 'link', 'data-i18n': 'signin.join', onclick: () => show('register') }),
     ),
@@ -69,19 +116,33 @@ async function memberSignIn(stay) {
   const pw = document.getElementById('member-password');
   setStatus('member-status', null);
   setFieldError('member-email', null);
-  try {
-    const account = await invoke('sign_in_password', { email, password: pw.value, staySignedIn: stay });
-    pw.value = '';
-    await signedIn(account);
-  } catch (e) {
-    pw.value = '';
-    if (e.field === 'email') setFieldError('member-email', e);
-    setStatus('member-status', e);
-    if (e.code === 'auth.not_activated') {
-      const el = document.getElementById('member-status');
-      el.append(' ', h('button', { type: 'button', class: 'link', id: 'member-resend', onclick: () => show('resend', { email }) }, t('signin.resend')));
-    }
+  const password = pw.value;
+  pw.value = '';
+  const res = await slowAction(document.getElementById('member-login'), 'member-status',
+    () => invoke('sign_in_password', { email, password, staySignedIn: stay }),
+    // 取消 was pressed but the service signed in after all: do not leave a
+    // session the person walked away from.
+    (late) => { if (late.ok) invoke('sign_out', { all: false }).catch(() => {}); });
+  if (res.cancelled) return;
+  if (res.ok) {
+    await signedIn(res.value);
+    return;
   }
+  const e = res.error;
+  if (e.field === 'email') setFieldError('member-email', e);
+  setStatus('member-status', e);
+  if (e.code === 'auth.not_activated') {
+    const el = document.getElementById('member-status');
+    el.append(' ', h('button', { type: 'button', class: 'link', id: 'member-resend', onclick: () => show('resend', { email }) }, t('signin.resend')));
+  }
+  if (isOutage(e)) addRetry('member-status', 'member-retry', () => memberSignIn(stay));
+}
+
+/** A 重試 button after a form-level error that a retry may fix. */
+function addRetry(slotId, id, again) {
+  const el = document.getElementById(slotId);
+  if (!el) return;
+  el.append(' ', h('button', { type: 'button', class: 'link', id, onclick: again }, t('problem.retry')));
 }
 
 /**
@@ -89,21 +150,27 @@ async function memberSignIn(stay) {
  * `purpose` is 'sign-in' or 'register'. Resolves to the outcome or null.
  */
 export async function countySignIn(county, stay, purpose) {
-  let pending;
-  try {
-    pending = await invoke('start_county_sign_in', { county, staySignedIn: stay });
-  } catch (e) {
-    setStatus('county-status', e);
+  setStatus('county-status', null);
+  const button = document.getElementById(purpose === 'register' ? 'reg-county-login' : 'county-login');
+  const started = await slowAction(button, 'county-status',
+    () => invoke('start_county_sign_in', { county, staySignedIn: stay }),
+    (late) => { if (late.ok) invoke('cancel_sign_in').catch(() => {}); });
+  if (started.cancelled) return null;
+  if (!started.ok) {
+    // The county's service did not answer: said in words, with 重試 and home.
+    await show('sign-in-failed', { error: started.error, purpose, county });
     return null;
   }
-  await show('waiting', { pending, purpose });
+  await show('waiting', { pending: started.value, purpose });
   try {
     const outcome = await invoke('finish_county_sign_in');
     if (outcome.kind === 'signed_in') {
       await signedIn(outcome.account);
+    } else if (purpose === 'sign-in') {
+      // Signed in at the county, but no Education Cloud account yet.
+      await show('not-registered', { identity: outcome.identity });
     } else {
-      // Not registered yet: offer registration with the same verified identity.
-      await show('register', { identity: outcome.identity, fromSignIn: purpose === 'sign-in' });
+      await show('register', { identity: outcome.identity });
     }
     return outcome;
   } catch (e) {
@@ -111,7 +178,7 @@ export async function countySignIn(county, stay, purpose) {
       await show(purpose === 'register' ? 'register' : 'sign-in', purpose === 'register' ? { step: 'county' } : {});
       return null;
     }
-    await show('sign-in-failed', { error: e, purpose });
+    await show('sign-in-failed', { error: e, purpose, county });
     return null;
   }
 }
@@ -121,7 +188,7 @@ screen('waiting', (root, { pending }) => {
   url.value = pending.authorize_url;
   root.append(
     h('section', { class: 'card waiting', 'aria-busy': 'true' },
-      h('h1', {}, t('waiting.title', { county: pending.county_name })),
+      h('h1', {}, t('waiting.title', { county: countyName(pending.county) })),
       h('p', { 'data-i18n': 'waiting.body' }),
       h('div', { class: 'spinner', role: 'progressbar', 'aria-label': t('waiting.progress') }),
       h('p', { id: 'authorize-url-label', class: 'hint', 'data-i18n': 'waiting.copy_hint' }),
@@ -146,14 +213,33 @@ async function copyLink(input) {
   document.getElementById('copy-status').textContent = t('waiting.copied');
 }
 
-screen('sign-in-failed', (root, { error, purpose }) => {
+screen('sign-in-failed', (root, { error, purpose, county }) => {
+  const outage = isOutage(error);
   root.append(
-    h('section', { class: 'card' },
-      h('h1', { 'data-i18n': 'failed.title' }),
-      h('p', { id: 'failed-reason', role: 'alert' }, t(`error.${error.code}`) !== `error.${error.code}` ? t(`error.${error.code}`) : t('error.unknown', { code: error.code })),
+    h('section', { class: 'card problem' },
+      h('h1', { 'data-i18n': outage ? 'failed.title_outage' : 'failed.title' }),
+      h('p', { id: 'failed-reason', role: 'alert' }, errorText(error)),
+      outage && county ? h('p', { class: 'hint', id: 'failed-hint' }, t('failed.hint_outage', { county: countyName(county) })) : null,
       h('div', { class: 'actions' },
         h('button', { id: 'failed-retry', type: 'button', class: 'primary', 'data-i18n': 'failed.retry', onclick: () => show(purpose === 'register' ? 'register' : 'sign-in', purpose === 'register' ? { step: 'county' } : {}) }),
-        h('button', { type: 'button', 'data-i18n': 'common.back_home', onclick: () => show('home') }),
+        h('button', { id: 'failed-home', type: 'button', 'data-i18n': 'common.back_home', onclick: () => show('home') }),
+      ),
+    ),
+  );
+});
+
+// 你的 Open ID 尚未註冊教育雲帳號: the county said who this is, Education
+// Cloud has no account for it. Registration continues with that identity.
+screen('not-registered', (root, { identity }) => {
+  root.append(
+    h('section', { class: 'card', id: 'not-registered' },
+      h('h1', { 'data-i18n': 'notreg.title' }),
+      h('p', { id: 'not-registered-who' }, t('notreg.who', { county: countyName(identity.county), name: identity.name || identity.preferred_username || '' })),
+      h('p', { 'data-i18n': 'notreg.body' }),
+      h('div', { class: 'actions' },
+        h('button', { id: 'not-registered-home', type: 'button', 'data-i18n': 'common.back_home', onclick: () => show('home') }),
+        h('button', { id: 'not-registered-register', type: 'button', class: 'primary', 'data-i18n': 'notreg.register',
+          onclick: () => show('register', { identity, fromSignIn: true }) }),
       ),
     ),
   );
@@ -161,101 +247,154 @@ screen('sign-in-failed', (root, { error, purpose }) => {
 
 /** The seed's 登入成功 dialog, then the account screen. */
 export async function signedIn(account) {
-  await dialog({ title: 'success.title', body: 'success.body', okId: 'success-ok' });
+  const who = account?.display_name || account?.nickname || account?.email || '';
+  await dialog({ title: 'success.title', body: t('success.body', { name: who }), okId: 'success-ok' });
   await show('account', { account });
 }
 
 const SERVICES = ['portal', 'market', 'pedia', 'video'];
+const METHODS = ['county', 'password', 'refresh', 'restore'];
+
+/** Who is signed in, in words: 職稱 is the role and title, the school apart. */
+function schoolText(a) {
+  if (a.school_name) return a.school_name;
+  if (a.school_id) return t('account.school_code', { code: a.school_id });
+  return '';
+}
 
 screen('account', async (root) => {
-  let status;
-  try {
-    status = await invoke('session_status');
-  } catch (e) {
-    showError(e);
-    return show('home');
-  }
+  const status = await invoke('session_status');
   const a = status.account;
   if (!a) return show('sign-in');
   const who = [
     ['account.name', a.display_name || a.nickname || ''],
     ['account.account', a.email],
-    ['account.county', a.county_name || ''],
-    ['account.school', [a.school_name, a.role, a.title].filter(Boolean).join(' · ')],
+    ['account.county', countyName(a.county)],
+    ['account.school', schoolText(a)],
+    ['account.title_label', [a.role, a.title].filter(Boolean).join(' · ')],
     ['account.stay', t(status.stay_signed_in ? 'common.yes' : 'common.no')],
   ].filter(([, v]) => v);
-  root.append(
+  root.append(...[
     h('section', { class: 'card' },
       h('h1', { 'data-i18n': 'account.title' }),
       h('dl', { id: 'account-details', class: 'details' }, who.map(([k, v]) => [h('dt', { 'data-i18n': k }), h('dd', {}, v)])),
       h('div', { class: 'actions' },
-        h('button', { id: 'sign-out', type: 'button', class: 'primary', 'data-i18n': 'account.sign_out', onclick: signOut }),
+        h('button', { id: 'sign-out', type: 'button', class: 'primary', 'data-i18n': 'account.sign_out', onclick: () => signOut(a) }),
+        h('button', { id: 'add-account', type: 'button', 'data-i18n': 'account.add', onclick: () => show('sign-in') }),
       ),
     ),
     h('section', { class: 'card' },
       h('h2', { 'data-i18n': 'account.services' }),
+      h('p', { class: 'hint', 'data-i18n': 'account.services_hint' }),
       h('ul', { class: 'services' }, SERVICES.map((s) => h('li', {},
-        h('button', { type: 'button', class: 'link', id: `service-${s}`, 'data-i18n': `service.${s}`, onclick: () => invoke('open_service', { service: s }).catch(showError) })))),
+        h('button', { type: 'button', class: 'link', id: `service-${s}`, 'data-i18n': `service.${s}`, onclick: () => openService(s) })))),
+      h('p', { id: 'service-status', class: 'form-status', role: 'alert', 'aria-live': 'assertive' }),
     ),
-    status.known_accounts.length > 1 ? h('section', { class: 'card' },
-      h('h2', { 'data-i18n': 'account.known' }),
-      h('ul', { id: 'known-accounts' }, status.known_accounts.map((k) => h('li', {},
-        k.account, ' ',
-        k.account === a.email ? h('span', { class: 'hint', 'data-i18n': 'account.current' })
-          : h('button', { type: 'button', class: 'link', onclick: () => switchTo(k.account) }, t('account.switch'))))),
-    ) : null,
+    knownAccounts(status.known_accounts, a.email),
     h('section', { class: 'card' },
       h('h2', { 'data-i18n': 'account.history' }),
       h('table', { id: 'history', class: 'history' },
         h('thead', {}, h('tr', {}, ['history.time', 'history.method', 'history.county', 'history.outcome'].map((k) => h('th', { scope: 'col', 'data-i18n': k })))),
         h('tbody', {}, status.history.map((e) => h('tr', {},
           h('td', {}, new Date(e.at).toLocaleString(language() === 'en' ? 'en' : 'zh-TW')),
-          h('td', {}, t(`history.method.${e.method}`)),
-          h('td', {}, e.county_name || e.county || ''),
-          h('td', {}, e.outcome === 'ok' ? t('history.ok') : t(`error.${e.outcome}`)))))),
+          h('td', {}, t(METHODS.includes(e.method) ? `history.method.${e.method}` : 'history.method.other')),
+          h('td', {}, countyName(e.county)),
+          h('td', {}, e.outcome === 'ok' ? t('history.ok') : errorText({ code: e.outcome })))))),
     ),
-  );
+  ].filter(Boolean));
 });
+
+/** 這台電腦上的帳號: switch to a kept account, or remove one from this PC. */
+function knownAccounts(known, current) {
+  if (!known.length) return null;
+  return h('section', { class: 'card' },
+    h('h2', { 'data-i18n': 'account.known' }),
+    h('p', { class: 'hint', 'data-i18n': 'account.known_hint' }),
+    h('ul', { id: 'known-accounts', class: 'known' }, known.map((k, i) => h('li', { dataset: { account: k.account } },
+      h('span', { class: 'who' }, k.display_name ? `${k.display_name} · ${k.account}` : k.account),
+      k.account === current
+        ? h('span', { class: 'hint' }, t('account.current'))
+        : h('button', { type: 'button', class: 'link', id: `switch-${i}`, 'aria-label': t('account.switch_to', { account: k.account }), onclick: () => switchTo(k.account) }, t('account.switch')),
+      h('button', { type: 'button', class: 'link danger', id: `remove-${i}`, 'aria-label': t('account.remove_label', { account: k.account }), onclick: () => removeAccount(k.account, k.account === current) }, t('account.remove'))))),
+    h('p', { id: 'known-status', class: 'form-status', role: 'alert', 'aria-live': 'assertive' }));
+}
 
 async function switchTo(account) {
   try {
     await invoke('switch_account', { account });
     await show('account');
   } catch (e) {
-    showError(e);
-    await show('sign-in');
+    setStatus('known-status', e);
+    if (e.code === 'session.not_signed_in' || e.code === 'refresh.invalid' || e.code === 'keychain.not_found') {
+      // The kept session is gone: sign in again (the account is preselected).
+      await dialog({ title: 'account.switch_failed_title', body: errorText(e), okId: 'switch-failed-ok' });
+      await show('sign-in');
+    }
   }
 }
 
-async function signOut() {
+async function removeAccount(account, isCurrent) {
+  const sure = await dialog({ title: 'account.remove_title', body: t('account.remove_body', { account }), okId: 'remove-confirm', cancel: true });
+  if (!sure) return;
   try {
-    await invoke('sign_out', { all: false });
+    await invoke('remove_account', { account });
+  } catch (e) {
+    setStatus('known-status', e);
+    return;
+  }
+  await show(isCurrent ? 'home' : 'account');
+}
+
+/** 登出, with the choice to also end the county's browser session. */
+async function signOut(a) {
+  let endCounty = false;
+  if (a.county) {
+    const box = h('input', { type: 'checkbox', id: 'sign-out-county', checked: state.info?.shared_device || null });
+    const body = h('span', {},
+      h('span', { class: 'check' }, box, h('label', { for: 'sign-out-county' }, t('signout.county', { county: countyName(a.county) }))),
+      h('span', { class: 'hint block' }, t('signout.county_hint')));
+    const sure = await dialog({ title: 'signout.title', body, okId: 'sign-out-confirm', cancel: true, okLabel: 'account.sign_out' });
+    if (!sure) return;
+    endCounty = box.checked;
+  }
+  try {
+    await invoke('sign_out', { all: false, endCountySession: endCounty });
   } catch (e) {
     showError(e);
   }
   await show('home');
 }
 
+async function openService(service) {
+  setStatus('service-status', null);
+  try {
+    await invoke('open_service', { service });
+  } catch (e) {
+    setStatus('service-status', e);
+  }
+}
+
 function simpleEmailScreen(name, { title, body, command, done }) {
   screen(name, (root, params = {}) => {
-    const form = h('form', { id: `${name}-form`, class: 'card', novalidate: true, onsubmit: async (e) => {
-      e.preventDefault();
+    const send = async () => {
       setStatus(`${name}-status`, null);
       setFieldError(`${name}-email`, null);
-      try {
-        await invoke(command, { email: document.getElementById(`${name}-email`).value });
-        setStatus(`${name}-status`, done, true);
-      } catch (err) {
-        if (err.field) setFieldError(`${name}-email`, err); else setStatus(`${name}-status`, err);
-      }
-    } },
-    h('h1', { 'data-i18n': title }),
-    h('p', { 'data-i18n': body }),
-    field({ id: `${name}-email`, label: 'signin.email', type: 'email', required: true, value: params.email || '' }),
-    formStatus(`${name}-status`),
-    h('div', { class: 'actions' },
-      h('button', { id: `${name}-submit`, type: 'submit', class: 'primary', 'data-i18n': 'common.submit' }),
-      h('button', { type: 'button', 'data-i18n': 'common.back', onclick: () => show('sign-in') })));
+      const res = await slowAction(document.getElementById(`${name}-submit`), `${name}-status`,
+        () => invoke(command, { email: document.getElementById(`${name}-email`).value }));
+      if (res.cancelled) return;
+      if (res.ok) return setStatus(`${name}-status`, done, true);
+      const err = res.error;
+      if (err.field) setFieldError(`${name}-email`, err); else setStatus(`${name}-status`, err);
+      if (isOutage(err)) addRetry(`${name}-status`, `${name}-retry`, send);
+    };
+    const form = h('form', { id: `${name}-form`, class: 'card', novalidate: true, onsubmit: (e) => { e.preventDefault(); send(); } },
+      h('h1', { 'data-i18n': title }),
+      h('p', { 'data-i18n': body }),
+      field({ id: `${name}-email`, label: 'signin.email', type: 'email', required: true, value: params.email || '' }),
+      formStatus(`${name}-status`),
+      h('div', { class: 'actions' },
+        h('button', { id: `${name}-submit`, type: 'submit', class: 'primary', 'data-i18n': 'common.submit' }),
+        h('button', { type: 'button', 'data-i18n': 'common.back', onclick: () => show('sign-in') })));
     root.append(form);
   });
 }
