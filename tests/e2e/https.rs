@@ -255,3 +255,51 @@ async fn without_the_ca_the_window_names_the_certificate() {
     app.screenshot("https-4-untrusted").await;
     app.close().await;
 }
+
+/// `educloud doctor --url` against the HTTPS sandbox: the chain it saw, the
+/// verdict as the error's own code (exit 2), and the clock against the
+/// server's `Date` once the certificate is trusted. (No window needed.)
+#[test]
+fn doctor_url_prints_the_chain_the_verdict_and_the_clock() {
+    let sandbox = TlsSandbox::start();
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("{}.well-known/educloud-configuration", sandbox.url);
+    let doctor = |cert_file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_educloud"))
+            .args(["doctor", "--url", &url])
+            .env("HOME", home.path())
+            .env("EDUCLOUD_DATA_DIR", home.path().join("data"))
+            .env("EDUCLOUD_POLICY", home.path().join("none.json"))
+            .env("SSL_CERT_FILE", cert_file)
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .output()
+            .expect("educloud doctor")
+    };
+    let other = home.path().join("other-ca.pem");
+    std::fs::write(
+        &other,
+        include_str!("../../crates/core/tests/fixtures/policy/school-proxy-ca.pem"),
+    )
+    .unwrap();
+
+    let refused = doctor(&other);
+    let out = String::from_utf8_lossy(&refused.stdout);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{out}\n{err}");
+    assert!(err.contains("error[network.tls_untrusted]"), "{err}");
+    assert!(out.contains("certificate 0: CN=EduCloud Sandbox"), "{out}");
+    assert!(out.contains("issuer: ") && out.contains("valid: "), "{out}");
+    assert!(
+        out.contains("verdict: error[network.tls_untrusted]"),
+        "{out}"
+    );
+    assert!(out.contains("proxy: the system's"), "{out}");
+
+    let trusted = doctor(&sandbox.ca);
+    let out = String::from_utf8_lossy(&trusted.stdout);
+    assert!(trusted.status.success(), "{out}");
+    assert!(out.contains("verdict: ok (HTTP 200)"), "{out}");
+    assert!(out.contains("clock: server Date"), "{out}");
+    assert!(out.contains("(ok)"), "{out}");
+}
