@@ -244,6 +244,27 @@ struct Op {
     grants: Mutex<HashMap<String, Grant>>,
     /// Bytes an endless answer has produced so far.
     endless_sent: std::sync::atomic::AtomicU64,
+    /// Every access token and ID token the token endpoint issued: UserInfo,
+    /// eduinfo and the Education Cloud double accept only these.
+    issued_access: Mutex<Vec<String>>,
+    issued_id_tokens: Mutex<Vec<String>>,
+}
+
+impl Op {
+    /// The bearer token of `headers` when it is one this provider issued.
+    fn issued_bearer(&self, headers: &HeaderMap) -> Option<String> {
+        let token = headers
+            .get("authorization")?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .to_string();
+        self.issued_access
+            .lock()
+            .unwrap()
+            .contains(&token)
+            .then_some(token)
+    }
 }
 
 type Shared = Arc<Op>;
@@ -547,8 +568,11 @@ async fn token(
         }
     }
     let access_token = format!("at-{}", random_token());
+    let id_token = op.id_token(grant.nonce.as_deref(), &access_token);
+    op.issued_access.lock().unwrap().push(access_token.clone());
+    op.issued_id_tokens.lock().unwrap().push(id_token.clone());
     let mut resp = Json(json!({
-        "id_token": op.id_token(grant.nonce.as_deref(), &access_token),
+        "id_token": id_token,
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 3600,
@@ -577,10 +601,8 @@ async fn userinfo(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let t = op.tamper();
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer at-"));
+    // Only an access token this provider issued (not any "at-…").
+    let bearer = op.issued_bearer(&headers).is_some();
     {
         let mut log = op.log();
         log.userinfo_calls += 1;
@@ -615,12 +637,8 @@ async fn eduinfo(State(op): State<Shared>, headers: HeaderMap) -> Response {
     if t.eduinfo_redirects {
         return redirect_to(&format!("{}/elsewhere", op.base));
     }
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer at-"));
-    if !bearer {
-        return (StatusCode::UNAUTHORIZED, "bearer header only").into_response();
+    if op.issued_bearer(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, "an issued bearer token only").into_response();
     }
     Json(json!({
         "sub": t.eduinfo_sub.unwrap_or_else(|| "hostile-sub-1".into()),
@@ -644,6 +662,15 @@ struct CloudLog {
     session_calls: AtomicUsize,
 }
 
+/// One Education Cloud session family (a sign-in and its rotations).
+struct Family {
+    access: String,
+    refresh: String,
+    /// Refresh tokens rotated away (reusing one is refused).
+    rotated: Vec<String>,
+    revoked: bool,
+}
+
 struct Cloud {
     op: Shared,
     log: CloudLog,
@@ -651,6 +678,55 @@ struct Cloud {
     refresh_account: Mutex<String>,
     /// `POST sessions` answers 302 to /elsewhere.
     sessions_redirect: std::sync::atomic::AtomicBool,
+    /// Every session it issued: refresh, revoke and sign-out are checked
+    /// against these, as the real service does (docs/api/openapi.yaml).
+    families: Mutex<Vec<Family>>,
+}
+
+impl Cloud {
+    /// New tokens for `email`, recorded as family `index` (a new one when
+    /// `None`).
+    fn issue(&self, email: &str, index: Option<usize>) -> Value {
+        let body = tokens(email);
+        let access = body["access_token"].as_str().unwrap().to_string();
+        let refresh = body["refresh_token"].as_str().unwrap().to_string();
+        let mut families = self.families.lock().unwrap();
+        match index {
+            Some(i) => {
+                let f = &mut families[i];
+                let old = std::mem::replace(&mut f.refresh, refresh);
+                f.rotated.push(old);
+                f.access = access;
+            }
+            None => families.push(Family {
+                access,
+                refresh,
+                rotated: Vec::new(),
+                revoked: false,
+            }),
+        }
+        body
+    }
+
+    /// Whether the family `refresh_token` belongs to (current or rotated)
+    /// was ended.
+    fn revoked(&self, refresh_token: &str) -> Option<bool> {
+        self.families
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|f| f.refresh == refresh_token || f.rotated.iter().any(|r| r == refresh_token))
+            .map(|f| f.revoked)
+    }
+}
+
+fn problem(status: StatusCode, code: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        Json(json!({"type":"about:blank","title":code,"status":status.as_u16(),"code":code})),
+    )
+        .into_response()
 }
 
 fn account(email: &str) -> Value {
@@ -676,32 +752,94 @@ async fn cloud_config(State(c): State<Arc<Cloud>>) -> Json<Value> {
     }))
 }
 
+/// `POST sessions` (county): only an ID token the provider issued, exactly.
 async fn cloud_sessions(State(c): State<Arc<Cloud>>, Json(body): Json<Value>) -> Response {
     c.log.session_calls.fetch_add(1, Ordering::SeqCst);
     if c.sessions_redirect.load(Ordering::SeqCst) {
         return redirect_to(&format!("{}/elsewhere", c.op.base));
     }
-    if body["method"] == "county" && body["id_token"].as_str().is_some_and(|t| t.contains('.')) {
-        (StatusCode::CREATED, Json(tokens("teacher01@mail.edu.tw"))).into_response()
-    } else {
+    let issued = body["id_token"]
+        .as_str()
+        .is_some_and(|t| c.op.issued_id_tokens.lock().unwrap().iter().any(|i| i == t));
+    if body["method"] == "county" && body["county"] == "hostile" && issued {
         (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"type":"x","title":"x","status":401,"code":"token.invalid"})),
+            StatusCode::CREATED,
+            Json(c.issue("teacher01@mail.edu.tw", None)),
         )
             .into_response()
+    } else {
+        problem(StatusCode::UNAUTHORIZED, "token.invalid")
     }
 }
 
-async fn cloud_refresh(State(c): State<Arc<Cloud>>) -> Json<Value> {
+/// `POST sessions/refresh`: only a family's current refresh token rotates;
+/// a rotated one ends the family (`refresh.reused`), anything else is
+/// `refresh.invalid`.
+async fn cloud_refresh(State(c): State<Arc<Cloud>>, Json(body): Json<Value>) -> Response {
     c.log.refresh_calls.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(150)).await;
+    let token = body["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let found = {
+        let mut families = c.families.lock().unwrap();
+        let current = families
+            .iter()
+            .position(|f| !f.revoked && f.refresh == token);
+        if current.is_none() {
+            if let Some(f) = families.iter_mut().find(|f| f.rotated.contains(&token)) {
+                f.revoked = true;
+                return problem(StatusCode::UNAUTHORIZED, "refresh.reused");
+            }
+        }
+        current
+    };
+    let Some(index) = found else {
+        return problem(StatusCode::UNAUTHORIZED, "refresh.invalid");
+    };
     let email = c.refresh_account.lock().unwrap().clone();
-    Json(tokens(&email))
+    Json(c.issue(&email, Some(index))).into_response()
 }
 
-async fn cloud_revoke(State(c): State<Arc<Cloud>>) -> StatusCode {
+/// `DELETE sessions/current`: the bearer must be a live family's current
+/// access token; that family ends.
+async fn cloud_revoke(State(c): State<Arc<Cloud>>, headers: HeaderMap) -> Response {
     c.log.revocations.fetch_add(1, Ordering::SeqCst);
-    StatusCode::NO_CONTENT
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let mut families = c.families.lock().unwrap();
+    match families
+        .iter_mut()
+        .find(|f| !f.revoked && f.access == bearer)
+    {
+        Some(f) => {
+            f.revoked = true;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => problem(StatusCode::UNAUTHORIZED, "session.invalid"),
+    }
+}
+
+/// `POST sessions/revoke` (RFC 7009 style): ends the family of `token`
+/// (any of its refresh tokens, or its access token); 204 for every
+/// well-formed request, known token or not — so the test asks the family.
+async fn cloud_revoke_token(State(c): State<Arc<Cloud>>, Json(body): Json<Value>) -> Response {
+    c.log.revocations.fetch_add(1, Ordering::SeqCst);
+    let Some(token) = body["token"].as_str().filter(|t| !t.is_empty()) else {
+        return problem(StatusCode::BAD_REQUEST, "request.invalid");
+    };
+    let mut families = c.families.lock().unwrap();
+    if let Some(f) = families
+        .iter_mut()
+        .find(|f| f.refresh == token || f.access == token || f.rotated.iter().any(|r| r == token))
+    {
+        f.revoked = true;
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// The running hostile servers.
@@ -726,12 +864,15 @@ impl Hostile {
             log: Mutex::new(Log::default()),
             grants: Mutex::new(HashMap::new()),
             endless_sent: Default::default(),
+            issued_access: Default::default(),
+            issued_id_tokens: Default::default(),
         });
         let cloud = Arc::new(Cloud {
             op: op.clone(),
             log: CloudLog::default(),
             refresh_account: Mutex::new("teacher01@mail.edu.tw".into()),
             sessions_redirect: Default::default(),
+            families: Default::default(),
         });
         let idp = Router::new()
             .route("/op/.well-known/openid-configuration", get(discovery))
@@ -747,6 +888,7 @@ impl Hostile {
             .route("/api/v1/sessions", post(cloud_sessions))
             .route("/api/v1/sessions/refresh", post(cloud_refresh))
             .route("/api/v1/sessions/current", delete(cloud_revoke))
+            .route("/api/v1/sessions/revoke", post(cloud_revoke_token))
             .with_state(cloud.clone());
         let app = idp.merge(service);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -2097,10 +2239,18 @@ async fn refresh_is_single_flight_and_rotation_reaches_the_keychain_first() {
     let after = kc.raw(SERVICE_NAME, "teacher01@mail.edu.tw").unwrap();
     assert_ne!(before, after, "the rotated token was not stored");
     let stored: Value = serde_json::from_str(&after).unwrap();
-    assert!(session.holds_refresh_token(stored["refresh_token"].as_str().unwrap()));
-    // Sign-out revokes at the server and deletes the entry.
+    let current = stored["refresh_token"].as_str().unwrap().to_string();
+    assert!(session.holds_refresh_token(&current));
+    assert_eq!(r.hostile.cloud.revoked(&current), Some(false));
+    // Sign-out revokes at the server and deletes the entry — this
+    // session's family, not just any request answered 204.
     let out = session.sign_out(&desktop, false).await.unwrap();
     assert!(out.revoked);
+    assert_eq!(
+        r.hostile.cloud.revoked(&current),
+        Some(true),
+        "the signed-out session still lives at the service"
+    );
     assert_eq!(out.keychain_entries_deleted, 1);
     assert!(out
         .end_session_url
