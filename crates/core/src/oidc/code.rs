@@ -31,8 +31,16 @@ pub const USERINFO_SUB_MISMATCH: &str = "signin.userinfo_sub_mismatch";
 pub const NOT_REAUTHENTICATED: &str = "signin.not_reauthenticated";
 /// The computer's clock is too far from the county's.
 pub const CLOCK_SKEWED: &str = "clock.skewed";
-/// Errors with their own `CoreError` variant (codes from `error.rs`).
+/// Errors with their own `CoreError` variant (the codes `error.rs` gives
+/// them; named here for the oidc code that matches on them).
 pub const CANCELLED: &str = "signin.cancelled";
+pub const TIMED_OUT: &str = "signin.timed_out";
+pub const PENDING: &str = "signin.pending";
+/// An IdP `error` answer: `access_denied`, `login_required` /
+/// `interaction_required`, anything else.
+pub const ACCESS_DENIED: &str = "signin.access_denied";
+pub const LOGIN_REQUIRED: &str = "signin.login_required";
+pub const IDP_ERROR: &str = "signin.idp_error";
 
 /// Every code above.
 pub const ALL: &[&str] = &[
@@ -62,10 +70,31 @@ pub const ALL: &[&str] = &[
     NOT_REAUTHENTICATED,
     CLOCK_SKEWED,
     CANCELLED,
+    TIMED_OUT,
+    PENDING,
+    ACCESS_DENIED,
+    LOGIN_REQUIRED,
+    IDP_ERROR,
 ];
 
 #[cfg(test)]
 mod tests {
+    /// The variant codes named here are the ones `error.rs` gives.
+    #[test]
+    fn variant_codes_match_the_error_type() {
+        use crate::CoreError;
+        let idp = |e: &str| CoreError::IdpError {
+            error: e.into(),
+            description: None,
+        };
+        assert_eq!(CoreError::Cancelled.code(), super::CANCELLED);
+        assert_eq!(CoreError::TimedOut.code(), super::TIMED_OUT);
+        assert_eq!(CoreError::SignInPending.code(), super::PENDING);
+        assert_eq!(idp("access_denied").code(), super::ACCESS_DENIED);
+        assert_eq!(idp("interaction_required").code(), super::LOGIN_REQUIRED);
+        assert_eq!(idp("server_error").code(), super::IDP_ERROR);
+    }
+
     #[test]
     fn every_code_has_words_in_both_catalogs() {
         for catalog in [

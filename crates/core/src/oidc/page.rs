@@ -25,19 +25,19 @@ use educloud_contract::text::escape_html as escape;
 /// Words for an error code, (zh-TW, English).
 pub fn error_words(code: &str) -> (&'static str, &'static str) {
     match code {
-        "signin.access_denied" => (
+        super::code::ACCESS_DENIED => (
             "您已取消登入，或縣市帳號未授權教育雲使用。",
             "You cancelled the sign-in, or the county account did not allow Education Cloud.",
         ),
-        "signin.state_mismatch" => (
+        super::code::STATE_MISMATCH => (
             "這個登入回應與 EduCloud 送出的請求不符（可能是舊的或重複的分頁），已拒絕。請回到 EduCloud 重新登入。",
             "This answer does not match the sign-in EduCloud started (an old or duplicate tab?) and was refused. Please start again in EduCloud.",
         ),
-        "signin.iss_mismatch" | "signin.iss_missing" => (
+        super::code::ISS_MISMATCH | super::code::ISS_MISSING => (
             "回應不是來自您選擇的縣市登入服務，已拒絕。請回到 EduCloud 重新登入。",
             "The answer did not come from the county you chose and was refused. Please start again in EduCloud.",
         ),
-        "signin.login_required" => (
+        super::code::LOGIN_REQUIRED => (
             "縣市登入服務要求重新登入。請回到 EduCloud 再試一次。",
             "The county asks you to sign in again. Please try again in EduCloud.",
         ),
