@@ -322,6 +322,27 @@ pub const TOKEN_TYPE_REFRESH: &str = "refresh_token";
 /// [`RevokeRequest::token_type_hint`] for an access token.
 pub const TOKEN_TYPE_ACCESS: &str = "access_token";
 
+/// The 教育雲服務 pages a web hand-off may open (`POST api/v1/web-handoffs`):
+/// 教育雲 (portal), 教育大市集 (market), 教育百科 (pedia), 教育媒體影音 (video).
+pub const WEB_TARGETS: &[&str] = &["portal", "market", "pedia", "video"];
+
+/// `POST api/v1/web-handoffs` (Bearer): a one-time link that signs a
+/// browser in to the service's web page `target` (one of [`WEB_TARGETS`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebHandoffRequest {
+    pub target: String,
+}
+
+/// A one-time web hand-off: open `url` in the browser within `expires_in`
+/// seconds (≤ 60). The URL is a credential: single use, never logged.
+/// `url` is a [`Secret`]: redacted in `Debug`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebHandoff {
+    pub url: Secret,
+    pub expires_in: u64,
+    pub target: String,
+}
+
 /// A signed-in session: an opaque access token (Bearer, 15 minutes) and a
 /// rotating refresh token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -289,6 +289,31 @@ impl EduCloudClient {
             .bearer_auth(access_token.expose_secret());
         read_json(send(req).await?).await
     }
+
+    /// `POST web-handoffs`: a one-time link (single use, ≤ 60 s, bound to
+    /// this session) that signs the system browser in on the 教育雲服務
+    /// page `target` (one of `educloud_contract::wire::WEB_TARGETS`). The
+    /// URL is a credential: open it, never log or store it. A link off the
+    /// service's own origin, or not https/loopback, is refused.
+    pub async fn web_handoff(
+        &self,
+        access_token: &SecretString,
+        target: &str,
+    ) -> Result<educloud_contract::wire::WebHandoff> {
+        let req = self
+            .request(Method::POST, "web-handoffs")?
+            .bearer_auth(access_token.expose_secret())
+            .json(&json!({ "target": target }));
+        let handoff: educloud_contract::wire::WebHandoff = read_json(send(req).await?).await?;
+        let url = Url::parse(handoff.url.expose_secret()).ok();
+        if !url.is_some_and(|u| is_secure_url(&u) && u.origin() == self.api_base.origin()) {
+            return Err(CoreError::BadResponse {
+                what: host_of(&self.api_base),
+                detail: "the web hand-off link is not on the service's own secure origin".into(),
+            });
+        }
+        Ok(handoff)
+    }
 }
 
 /// Where a redirect we refuse to follow points (for the error's words).

@@ -28,6 +28,10 @@ pub use educloud_contract::text::{error_chain, escape_html};
 /// The password of every county demo user (re-exported for tests).
 pub use crate::idp::{DEMO_CLOUD_PASSWORD, DEMO_PASSWORD};
 
+/// The IdP's RFC 8252 redirect-URI checks (for the fuzz targets' differential
+/// against the app's own URL checks, `fuzz/src/oidc.rs`).
+pub use crate::idp::redirect::{validate_post_logout_uri, validate_redirect_uri};
+
 /// Undoes [`escape_html`] (the five entities it writes).
 pub fn unescape_html(s: &str) -> String {
     s.replace("&quot;", "\"")

@@ -70,6 +70,18 @@ CREATE TABLE IF NOT EXISTS used_county_tokens (
     county     TEXT NOT NULL,
     used_at    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS web_handoffs (
+    digest     BLOB PRIMARY KEY,
+    family_id  INTEGER NOT NULL REFERENCES session_families(id) ON DELETE CASCADE,
+    target     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    digest     BLOB PRIMARY KEY,
+    family_id  INTEGER NOT NULL REFERENCES session_families(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id       INTEGER PRIMARY KEY,
     to_addr  TEXT NOT NULL,

@@ -11,6 +11,7 @@
 
 pub mod county;
 pub mod db;
+pub mod handoff;
 mod mailflows;
 pub mod pages;
 pub mod passwords;
@@ -126,12 +127,15 @@ impl Cloud {
             .route("/sessions/refresh", post(sessions::refresh))
             .route("/sessions/current", delete(sessions::delete_current))
             .route("/sessions/revoke", post(sessions::revoke))
+            .route("/web-handoffs", post(handoff::create))
             .route("/me", get(sessions::me))
             .fallback(api_not_found);
         Router::new()
             .route("/.well-known/educloud-configuration", get(configuration))
             .route("/api/openapi.yaml", get(openapi))
             .route("/activate", get(mailflows::activate_page))
+            .route("/handoff/{code}", get(handoff::redeem))
+            .route("/web/{target}", get(handoff::web_page))
             .route(
                 "/reset",
                 get(mailflows::reset_page).post(mailflows::reset_form),

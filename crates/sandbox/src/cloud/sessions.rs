@@ -362,7 +362,7 @@ pub(crate) async fn refresh(
 }
 
 /// The account and session family of a live access token.
-fn authenticate(cloud: &Cloud, bearer: &str) -> Result<(i64, db::AccountRow), ApiError> {
+pub(crate) fn authenticate(cloud: &Cloud, bearer: &str) -> Result<(i64, db::AccountRow), ApiError> {
     let now = cloud.now();
     let conn = cloud.db.lock();
     let found: Option<(i64, i64, Option<i64>, i64)> = conn

@@ -23,7 +23,7 @@ mod logout;
 mod metadata;
 mod pages;
 pub mod profile;
-mod redirect;
+pub(crate) mod redirect;
 mod resources;
 mod token;
 mod users;
