@@ -232,7 +232,10 @@ async fn doctor(desktop: &Desktop) {
     }
     println!("log dir: {}", desktop.paths.log_dir.display());
     if desktop.loaded_policy().sources.is_empty() {
-        println!("policy: none (looked at {})", policy_location());
+        println!(
+            "policy: none (looked at {})",
+            policy_location(desktop.loaded_policy())
+        );
     } else {
         println!("policy: {}", desktop.loaded_policy().sources.join(" > "));
     }
@@ -269,28 +272,28 @@ async fn doctor(desktop: &Desktop) {
     }
 }
 
-/// Where this build looked for the machine policy.
-fn policy_location() -> String {
+/// Where this process looked for the machine policy.
+fn policy_location(loaded: &LoadedPolicy) -> String {
     let os = if cfg!(windows) {
-        format!(r"HKLM and HKCU\{}", policy::windows::WINDOWS_POLICY_KEY)
+        Some(format!(
+            r"HKLM and HKCU\{}",
+            policy::windows::WINDOWS_POLICY_KEY
+        ))
     } else if cfg!(target_os = "macos") {
-        format!(
+        Some(format!(
             "{}/{}.plist",
             policy::macos::MANAGED_PREFERENCES_DIR,
             policy::macos::BUNDLE_ID
-        )
+        ))
     } else {
-        policy::LINUX_POLICY_FILE.to_string()
+        None
     };
-    let debug_file = ["EDUCLOUD_MACHINE_POLICY", "EDUCLOUD_POLICY"]
+    let file = loaded.machine_file().map(|f| f.display().to_string());
+    [os, file]
         .into_iter()
-        .filter(|_| cfg!(debug_assertions))
-        .find_map(|v| std::env::var(v).ok().filter(|f| !f.is_empty()));
-    match debug_file {
-        Some(f) if cfg!(target_os = "linux") => f,
-        Some(f) => format!("{os}, {f}"),
-        None => os,
-    }
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `educloud service [production | sandbox | <url>]`: shows the service

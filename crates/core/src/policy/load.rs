@@ -165,6 +165,8 @@ pub struct LoadedPolicy {
     /// `AllowDeveloperOverrides` counts.
     machine_sources: BTreeSet<String>,
     build: Build,
+    /// The machine policy file this process read (or looked for).
+    machine_file: Option<PathBuf>,
     developer: DeveloperOverrides,
     ignored: Vec<IgnoredVariable>,
 }
@@ -218,9 +220,10 @@ impl LoadedPolicy {
             (Build::Debug, None) => (vars.policy_file.or(machine_file), None),
             (_, machine_var) => (machine_var.or(machine_file), vars.policy_file),
         };
-        if let Some(file) = machine_file {
-            loaded.add_file(&file);
+        if let Some(file) = &machine_file {
+            loaded.add_file(file);
         }
+        loaded.machine_file = machine_file;
         let allowed = build == Build::Debug || loaded.machine_allows_overrides();
         if let Some(file) = developer_file {
             if allowed {
@@ -277,6 +280,12 @@ impl LoadedPolicy {
     /// The rules this process runs under.
     pub fn build(&self) -> Build {
         self.build
+    }
+
+    /// The machine policy file read (or looked for; `None` on Windows and
+    /// macOS unless a debug build was given one).
+    pub fn machine_file(&self) -> Option<&Path> {
+        self.machine_file.as_deref()
     }
 
     /// The developer variables in force.
