@@ -88,7 +88,10 @@ pub enum CoreError {
     #[error("the Education Cloud service is not ready")]
     ServiceNotReady,
     /// No service chosen yet (a release build's first run).
-    #[error("no Education Cloud service has been chosen yet")]
+    #[error(
+        "no Education Cloud service has been chosen yet (choose it in the window, or: \
+         educloud service production | sandbox | <your organization's URL>)"
+    )]
     ServiceNotChosen,
     #[error("keychain unavailable: {0}")]
     KeychainUnavailable(String),
