@@ -6,10 +6,12 @@
 //!    everything through the proxy). Entries are host names (a name also
 //!    matches its subdomains), IP addresses or networks (`10.0.0.0/8`), or
 //!    `*`.
-//! 2. Otherwise the system's proxy, as reqwest reads it: on Windows the
-//!    Internet Options (WinINet) proxy and its bypass list, on macOS the
-//!    network settings' proxies and exceptions, everywhere the
-//!    `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` variables.
+//! 2. Otherwise the system's proxy, read as reqwest reads it (hyper-util's
+//!    matcher): on Windows the Internet Options (WinINet) proxy and its
+//!    bypass list, on macOS the network settings' proxies and exceptions,
+//!    everywhere the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY`
+//!    variables — except that loopback (`localhost`, 127.0.0.0/8, `[::1]`:
+//!    the embedded demo service) always goes direct.
 //!    PAC files (automatic proxy configuration scripts) are not run.
 //!
 //! The app's own loopback redirect listener (county sign-in) is a server:
@@ -195,11 +197,58 @@ pub fn policy_proxy(policy: &Policy) -> Result<Option<PolicyProxy>> {
     }))
 }
 
+/// Whether `url` points at this computer (`localhost`, 127.0.0.0/8,
+/// `[::1]`): the embedded demo service and local tests, never worth a
+/// system proxy (which could not reach them anyway).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The system's proxy for `url` (Windows/macOS settings and their
+/// exceptions, the `*_PROXY`/`NO_PROXY` variables), loopback always direct;
+/// the proxy's credentials (if any) ride in the returned URL's userinfo,
+/// which reqwest turns into `Proxy-Authorization`.
+fn system_proxy_for(
+    system: &hyper_util::client::proxy::matcher::Matcher,
+    url: &Url,
+) -> Option<Url> {
+    if is_loopback(url) {
+        return None;
+    }
+    let uri: http::Uri = url.as_str().parse().ok()?;
+    let intercept = system.intercept(&uri)?;
+    let mut target = Url::parse(&intercept.uri().to_string()).ok()?;
+    // The matcher keeps the variables' user:password as a Basic header.
+    let basic = intercept
+        .basic_auth()
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok());
+    if let Some((user, password)) = basic.as_deref().and_then(|b| b.split_once(':')) {
+        // (set_username/set_password percent-encode.)
+        let _ = target.set_username(user);
+        let _ = target.set_password(Some(password));
+    }
+    Some(target)
+}
+
 /// Sets the proxy of an HTTP client: the policy's (with its bypass list)
-/// or, when policy sets none, the system's (reqwest's default).
+/// or, when policy sets none, the system's — loopback always direct.
 pub fn apply(policy: &Policy, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
     let Some(p) = policy_proxy(policy)? else {
-        return Ok(builder);
+        let system = hyper_util::client::proxy::matcher::Matcher::from_system();
+        return Ok(builder.proxy(reqwest::Proxy::custom(move |url| {
+            system_proxy_for(&system, url)
+        })));
     };
     let mut proxy = reqwest::Proxy::all(p.url.as_str())
         .map_err(|e| super::invalid("ProxyUrl", format!("{}: {e}", p.url)))?;
@@ -252,6 +301,28 @@ mod tests {
             ["intra.school.tw"]
         );
         assert_eq!(choice(&Policy::default()).source, "system");
+    }
+
+    #[test]
+    fn the_system_proxy_never_takes_loopback() {
+        let system = hyper_util::client::proxy::matcher::Matcher::builder()
+            .all("http://u:pw@proxy.school.tw:3128")
+            .build();
+        for direct in [
+            "http://127.0.0.1:8080/",
+            "https://localhost/",
+            "http://[::1]:9/",
+            "http://127.9.9.9/",
+        ] {
+            assert_eq!(
+                system_proxy_for(&system, &Url::parse(direct).unwrap()),
+                None,
+                "{direct}"
+            );
+        }
+        let via = system_proxy_for(&system, &Url::parse("https://cloud.edu.tw/").unwrap()).unwrap();
+        assert_eq!(via.host_str(), Some("proxy.school.tw"));
+        assert_eq!((via.username(), via.password()), ("u", Some("pw")));
     }
 
     #[test]
