@@ -427,4 +427,43 @@ mod tests {
             assert!(!is_secure_url(&Url::parse(u).unwrap()), "{u}");
         }
     }
+
+    /// Issue 12 item 6: a service streaming an endless answer (a success
+    /// or an error answer) is cut off at the cap, fast, on every API path.
+    #[tokio::test]
+    async fn an_endless_answer_from_the_service_is_cut_off() {
+        use crate::net::tests::server;
+        let endless = |status: &'static str| -> &'static str {
+            match status {
+                "200" => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+                _ => "HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ntransfer-encoding: chunked\r\n\r\n",
+            }
+        };
+        let http = crate::net::http_client(&crate::policy::Policy::default()).unwrap();
+        let started = std::time::Instant::now();
+        let (ok_url, _) = server(endless("200"), true).await;
+        let err = EduCloudClient::fetch_configuration(&http, &ok_url)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "network.response_too_large");
+        let client = EduCloudClient::new(http.clone(), ok_url.join("api/v1/").unwrap()).unwrap();
+        let err = client
+            .sign_in_password("a@example.com", &SecretString::from("pw".to_string()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "network.response_too_large");
+        assert_eq!(
+            client.terms("zh-TW").await.unwrap_err().code(),
+            "network.response_too_large"
+        );
+        // An endless error answer: no problem document, said at once.
+        let (bad_url, _) = server(endless("400"), true).await;
+        let client = EduCloudClient::new(http, bad_url.join("api/v1/").unwrap()).unwrap();
+        let err = client
+            .me(&SecretString::from("t".to_string()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "network.bad_response", "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
 }

@@ -258,14 +258,14 @@ pub async fn read_limited(mut resp: Response, limit: u64, what: &str) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A loopback server answering every connection with `head` then, if
     /// `endless`, chunks of 64 KiB forever (chunked encoding); it stops when
     /// the test's runtime ends.
-    async fn server(
+    pub(crate) async fn server(
         head: &'static str,
         endless: bool,
     ) -> (url::Url, std::sync::Arc<std::sync::atomic::AtomicU64>) {
