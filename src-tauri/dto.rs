@@ -80,6 +80,9 @@ pub struct KeychainDto {
 pub struct StatusDto {
     pub account: Option<AccountDto>,
     pub stay_signed_in: bool,
+    /// 保持登入狀態 was asked for but could not be kept: the reason's code
+    /// (the UI says `error.session.stay_signed_in_failed` and this).
+    pub stay_signed_in_problem: Option<String>,
     pub keychain: KeychainDto,
     pub known_accounts: Vec<KnownAccountDto>,
     pub history: Vec<HistoryEntry>,
@@ -101,6 +104,10 @@ impl From<SessionStatus> for StatusDto {
     fn from(s: SessionStatus) -> Self {
         StatusDto {
             stay_signed_in: s.signed_in.as_ref().is_some_and(|a| a.stay_signed_in),
+            stay_signed_in_problem: s
+                .signed_in
+                .as_ref()
+                .and_then(|a| a.stay_signed_in_problem.clone()),
             account: s.signed_in.map(|a| a.account),
             keychain: KeychainDto {
                 available: s.stay_signed_in.available,

@@ -282,6 +282,17 @@ impl EduCloudClient {
         read_empty(send(req).await?).await
     }
 
+    /// `POST sessions/revoke` with the REFRESH token: ends its whole
+    /// session family whatever the state of its access token (expired
+    /// after ~15 min). 204 whether or not the token was known (RFC 7009).
+    pub async fn revoke_refresh_token(&self, refresh_token: &SecretString) -> Result<()> {
+        let req = self.request(Method::POST, "sessions/revoke")?.json(&json!({
+            "token": refresh_token.expose_secret(),
+            "token_type_hint": educloud_contract::wire::TOKEN_TYPE_REFRESH,
+        }));
+        read_empty(send(req).await?).await
+    }
+
     /// `GET me`.
     pub async fn me(&self, access_token: &SecretString) -> Result<Account> {
         let req = self

@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use educloud_core::api::EduCloudClient;
 use educloud_core::browser::BrowserOpener;
 use educloud_core::desktop::{Desktop, ServiceEndpoint};
 use educloud_core::directory::CountyDirectory;
@@ -622,7 +623,7 @@ async fn an_idp_that_is_down_is_unreachable() {
 }
 
 #[tokio::test]
-async fn policy_can_restrict_counties_and_shared_devices_never_touch_the_keychain() {
+async fn policy_can_restrict_counties_and_shared_devices_keep_no_session() {
     let policy = Policy::from_json(r#"{"AllowedCounties": ["ntpc"], "SharedDevice": true}"#)
         .unwrap()
         .0;
@@ -641,8 +642,16 @@ async fn policy_can_restrict_counties_and_shared_devices_never_touch_the_keychai
             .unwrap(),
     );
     assert!(r.browser.opened.lock().unwrap()[0].contains("prompt=login"));
-    assert!(r.keychain.is_empty());
-    assert_eq!(r.keychain.writes(), 0);
+    // No kept session; only the note that lets the next launch end this one
+    // should the app be killed (issue 12 item 4).
+    assert!(r
+        .keychain
+        .raw(SERVICE_NAME, "ntpcbound@mail.edu.tw")
+        .is_none());
+    assert_eq!(
+        r.keychain.users(SERVICE_NAME),
+        ["revoke ntpcbound@mail.edu.tw sandbox"]
+    );
     assert!(!SessionState::has_session_to_restore(&r.desktop));
     let stay = session.stay_signed_in(&r.desktop).await;
     assert_eq!(stay.reason.as_deref(), Some("policy.shared_device"));
@@ -653,6 +662,9 @@ async fn policy_can_restrict_counties_and_shared_devices_never_touch_the_keychai
         out.end_session_opened,
         "shared devices end the county session"
     );
+    assert!(out.revoked);
+    assert!(r.keychain.is_empty(), "nothing left after the sign-out");
+    assert!(r.desktop.store.pending_revocations().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -905,9 +917,6 @@ async fn a_kept_session_is_only_ever_sent_to_the_service_that_issued_it() {
     assert_ne!(status.service_origin, known.service_origin);
     assert!(known.stay_signed_in, "still kept for its own service");
     assert!(other.traffic().exchanges().is_empty());
-    // A sign-out there does not send it either.
-    let _ = session.sign_out(&elsewhere, true).await;
-    assert!(other.traffic().exchanges().is_empty());
     drop(session);
 
     // Back at the issuing service, the kept session still works.
@@ -915,4 +924,214 @@ async fn a_kept_session_is_only_ever_sent_to_the_service_that_issued_it() {
     let session = r.session();
     let restored = session.restore_at_launch(&back).await.unwrap().unwrap();
     assert_eq!(restored.email, email);
+    let token = issued_refresh_token(&r.sandbox);
+    drop(session);
+
+    // `educloud logout --all` against the other service: the kept session
+    // is signed out here but still not sent there; it is ended at its own
+    // service the next time the app runs against it.
+    let session = r.session();
+    let out = session.sign_out(&elsewhere, true).await.unwrap();
+    assert_eq!(out.accounts, [email]);
+    assert_eq!(out.not_revoked, [email]);
+    assert!(other.traffic().exchanges().is_empty());
+    assert!(r.keychain.raw(SERVICE_NAME, email).is_none());
+    let session = r.session();
+    assert_eq!(session.restore_at_launch(&back).await.unwrap(), None);
+    assert_eq!(refresh_code(&back, &token).await, "refresh.invalid");
+    assert!(r.keychain.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Issue 12 items 3 and 4: sign-out always ends the session at the service
+// ---------------------------------------------------------------------------
+
+/// The refresh token of the newest session `sandbox` issued (from its
+/// traffic recorder: the answer of `POST /api/v1/sessions[/refresh]`).
+fn issued_refresh_token(sandbox: &SandboxHandle) -> String {
+    sandbox
+        .traffic()
+        .exchanges()
+        .iter()
+        .rev()
+        .filter(|e| (200..300).contains(&e.status) && e.path.starts_with("/api/v1/sessions"))
+        .find_map(|e| {
+            e.response_json()?["refresh_token"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .expect("no session was issued")
+}
+
+/// What the service says about a refresh token now.
+async fn refresh_code(desktop: &Desktop, token: &str) -> String {
+    let api = EduCloudClient::for_desktop(desktop).await.unwrap();
+    match api.refresh(&secret(token)).await {
+        Ok(_) => "ok".into(),
+        Err(e) => e.code().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_at_the_service_after_the_access_token_expired() {
+    let r = rig().await;
+    let session = r.session();
+    session
+        .sign_in_password(
+            &r.desktop,
+            "parent.demo@example.com",
+            secret(CLOUD_PASSWORD),
+            false,
+        )
+        .await
+        .unwrap();
+    let token = issued_refresh_token(&r.sandbox);
+    // 16 minutes later: the access token (15 min) has expired.
+    r.sandbox.cloud().clock().advance(16 * 60);
+    let out = session.sign_out(&r.desktop, false).await.unwrap();
+    assert!(out.revoked, "{out:?}");
+    assert!(out.not_revoked.is_empty());
+    assert_eq!(out.notice, None);
+    assert_eq!(refresh_code(&r.desktop, &token).await, "refresh.invalid");
+}
+
+#[tokio::test]
+async fn switching_accounts_ends_the_previous_session_after_its_access_token_expired() {
+    let r = rig().await;
+    let session = r.session();
+    session
+        .sign_in_password(
+            &r.desktop,
+            "parent.demo@example.com",
+            secret(CLOUD_PASSWORD),
+            false,
+        )
+        .await
+        .unwrap();
+    let first = issued_refresh_token(&r.sandbox);
+    r.sandbox.cloud().clock().advance(16 * 60);
+    r.browser.login("ntpcbound");
+    signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(refresh_code(&r.desktop, &first).await, "refresh.invalid");
+}
+
+#[tokio::test]
+async fn an_offline_sign_out_says_so_and_the_session_is_ended_at_the_next_launch() {
+    let data = tempfile::tempdir().unwrap();
+    let config = |port| SandboxConfig {
+        data_dir: Some(data.path().to_path_buf()),
+        port,
+        ..Default::default()
+    };
+    let sandbox = educloud_sandbox::start(config(0)).await.unwrap();
+    let port = sandbox.base_url().port().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let browser = SandboxBrowser::new();
+    let keychain = MockKeychain::new();
+    let desktop = desktop_at(&dir, &browser, &sandbox);
+    let session = SessionState::new(SessionVault::mock(&keychain));
+    let email = "parent.demo@example.com";
+    session
+        .sign_in_password(&desktop, email, secret(CLOUD_PASSWORD), false)
+        .await
+        .unwrap();
+    let token = issued_refresh_token(&sandbox);
+    let origin = sandbox.base_url().origin().ascii_serialization();
+    // The network goes away.
+    drop(sandbox);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let out = session.sign_out(&desktop, false).await.unwrap();
+    assert!(!out.revoked);
+    assert_eq!(out.not_revoked, [email]);
+    assert!(out.retry_at_launch);
+    assert_eq!(out.notice, Some("signout.not_revoked"));
+    assert!(session.active().is_none(), "signed out here all the same");
+    assert_eq!(
+        desktop.store.pending_revocations().unwrap(),
+        [(email.to_string(), origin.clone())]
+    );
+    // The token waits in the keychain only, never in SQLite.
+    let waiting = keychain
+        .raw(SERVICE_NAME, &format!("revoke {email}"))
+        .unwrap();
+    assert!(waiting.contains(&token));
+    drop(desktop);
+    let mut folders = vec![dir.path().to_path_buf()];
+    let mut files = 0;
+    while let Some(folder) = folders.pop() {
+        for f in std::fs::read_dir(folder).unwrap().flatten() {
+            let path = f.path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&token),
+                "the token is in {path:?}"
+            );
+        }
+    }
+    assert!(files > 0, "the store was looked at");
+    // The next launch, online again: the session is ended there.
+    let mut sandbox = None;
+    for _ in 0..50 {
+        match educloud_sandbox::start(config(port)).await {
+            Ok(s) => {
+                sandbox = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let sandbox = sandbox.expect("the sandbox restarts on its port");
+    let desktop = desktop_at(&dir, &browser, &sandbox);
+    let session = SessionState::new(SessionVault::mock(&keychain));
+    assert_eq!(session.restore_at_launch(&desktop).await.unwrap(), None);
+    assert!(desktop.store.pending_revocations().unwrap().is_empty());
+    assert!(keychain.is_empty());
+    assert_eq!(refresh_code(&desktop, &token).await, "refresh.invalid");
+}
+
+#[tokio::test]
+async fn a_shared_device_session_left_by_a_killed_app_is_ended_and_wiped_at_the_next_launch() {
+    let shared = || {
+        let mut loaded = LoadedPolicy::default();
+        loaded.add(
+            "test".into(),
+            Policy::from_json(r#"{"SharedDevice": true}"#).unwrap().0,
+        );
+        loaded
+    };
+    let r = rig_with(Policy::from_json(r#"{"SharedDevice": true}"#).unwrap().0).await;
+    let session = r.session();
+    session
+        .sign_in_password(
+            &r.desktop,
+            "parent.demo@example.com",
+            secret(CLOUD_PASSWORD),
+            false,
+        )
+        .await
+        .unwrap();
+    let token = issued_refresh_token(&r.sandbox);
+    // The app is killed: no sign-out.
+    drop(session);
+    let desktop = open_desktop(&r.dir, shared(), &r.browser, &r.sandbox);
+    let session = r.session();
+    assert_eq!(session.restore_at_launch(&desktop).await.unwrap(), None);
+    assert_eq!(refresh_code(&desktop, &token).await, "refresh.invalid");
+    assert!(
+        r.keychain.is_empty(),
+        "{:?}",
+        r.keychain.users(SERVICE_NAME)
+    );
+    assert!(desktop.store.pending_revocations().unwrap().is_empty());
+    assert!(desktop.store.accounts().unwrap().is_empty());
 }

@@ -34,6 +34,7 @@ use crate::{CoreError, Result};
 mod accounts;
 mod county;
 mod restore;
+mod revoke;
 mod sign_in;
 mod sign_out;
 mod timings;
@@ -93,6 +94,10 @@ pub struct ActiveSession {
     pub method: SignInMethod,
     pub county: Option<String>,
     pub stay_signed_in: bool,
+    /// 保持登入狀態 was asked for but the keychain refused it: the reason's
+    /// code (`keychain.too_large`, `keychain.unavailable` …), so it is not
+    /// turned off silently.
+    pub stay_signed_in_problem: Option<String>,
 }
 
 /// Everything the account screen and `educloud status` show.
@@ -141,6 +146,15 @@ pub struct SignOutResult {
     /// Whether a county access token the app still held (a pending
     /// registration's, Taipei profile) was revoked at the county (RFC 7009).
     pub county_token_revoked: bool,
+    /// Accounts whose session the service could not be told to end
+    /// (offline): signed out here, ended there at the next launch
+    /// ([`Self::retry_at_launch`]).
+    pub not_revoked: Vec<String>,
+    /// Whether those are kept for the next launch (false: no keychain).
+    pub retry_at_launch: bool,
+    /// What the UI tells the user: `signout.not_revoked` (words in the
+    /// catalogs) when a session could not be ended at the service.
+    pub notice: Option<&'static str>,
 }
 
 struct Active {
@@ -152,6 +166,7 @@ struct Active {
     refresh_token: SecretString,
     refresh_expires_at: i64,
     stay_signed_in: bool,
+    stay_problem: Option<String>,
     end_session: Option<Url>,
     client_id: Option<String>,
     /// The service that issued the session ([`service_origin`]).
@@ -369,6 +384,7 @@ impl SessionState {
             method: a.method,
             county: a.county.clone(),
             stay_signed_in: a.stay_signed_in,
+            stay_signed_in_problem: a.stay_problem.clone(),
         })
     }
 

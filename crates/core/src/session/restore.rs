@@ -37,6 +37,9 @@ impl SessionState {
     /// At launch: signs the most recent 保持登入狀態 account in silently
     /// from the keychain. `Ok(None)` when there is nothing to restore.
     pub async fn restore_at_launch(&self, desktop: &Desktop) -> Result<Option<Account>> {
+        // First the sessions still to be ended here (an offline sign-out, a
+        // shared-device session a killed app left behind).
+        self.retry_revocations(desktop).await;
         if desktop.policy().shared_device() || !desktop.policy().stay_signed_in_allowed() {
             return Ok(None);
         }
@@ -135,10 +138,9 @@ impl SessionState {
         let expires = Instant::now() + Duration::from_secs(tokens.expires_in);
         let refresh_expires_at = now_unix().saturating_add(tokens.refresh_expires_in as i64);
         let previous = self.lock_current().take();
-        if let Some(prev) = previous {
-            if !prev.stay_signed_in && prev.account.email != email {
-                let _ = api.revoke(&prev.access_token).await;
-            }
+        if let Some(prev) = previous.filter(|p| p.account.email != email) {
+            // (The same account's session is the family just refreshed.)
+            self.end_replaced(desktop, Some(&api), &prev, email).await;
         }
         self.set_current(Some(Active {
             account: tokens.account,
@@ -149,6 +151,7 @@ impl SessionState {
             refresh_token: tokens.refresh_token,
             refresh_expires_at,
             stay_signed_in: true,
+            stay_problem: None,
             end_session: None,
             client_id: None,
             origin: origin.clone(),

@@ -245,6 +245,7 @@ impl SessionState {
         let refresh_expires_at = now_unix().saturating_add(tokens.refresh_expires_in as i64);
         let email = tokens.account.email.clone();
         let origin = service_origin(desktop).await?;
+        let mut stay_problem = None;
         if stay {
             let stored = StoredSession {
                 refresh_token: tokens.refresh_token.clone(),
@@ -259,6 +260,7 @@ impl SessionState {
                     "could not keep the session in the keychain"
                 );
                 stay = false;
+                stay_problem = Some(e.code().to_string());
             }
         } else if let Some(kept_at) = self.kept_at(desktop, &email) {
             // A previous 保持登入狀態 of this account no longer applies.
@@ -271,14 +273,17 @@ impl SessionState {
             };
             timings.keychain_write = writing.elapsed();
         }
-        // Switching accounts: a session nobody will restore is revoked.
+        // Switching accounts: a session nobody will restore is ended at
+        // its service (or at the next launch, when offline).
         let previous = self.lock_current().take();
         if let Some(prev) = previous {
-            if !prev.stay_signed_in && prev.account.email != email {
-                if let Ok(api) = EduCloudClient::for_desktop(desktop).await {
-                    let _ = api.revoke(&prev.access_token).await;
-                }
-            }
+            self.end_replaced(desktop, None, &prev, &email).await;
+        }
+        if policy.shared_device() {
+            // Noted while it lives: a killed app's session is ended and
+            // wiped at the next launch.
+            self.queue_revocation(desktop, &email, &origin, &tokens.refresh_token)
+                .await;
         }
         if !policy.shared_device() {
             let writing = Instant::now();
@@ -303,6 +308,7 @@ impl SessionState {
             refresh_token: tokens.refresh_token,
             refresh_expires_at,
             stay_signed_in: stay,
+            stay_problem,
             end_session,
             client_id,
             origin,

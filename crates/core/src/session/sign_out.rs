@@ -1,8 +1,10 @@
 //! Sign-out and removing an account from this device.
 
+use super::revoke::Ended;
 use super::{lock, service_key, SessionState, SignOutOptions, SignOutResult};
 use crate::api::EduCloudClient;
 use crate::desktop::Desktop;
+use crate::error::code;
 use crate::store::KnownAccount;
 use crate::{CoreError, Result};
 
@@ -33,34 +35,28 @@ impl SessionState {
         desktop: &Desktop,
         options: SignOutOptions,
     ) -> Result<SignOutResult> {
-        let all = options.all;
         let mut result = SignOutResult::default();
         let active = self.lock_current().take();
         *lock(&self.generation) += 1;
         let registration = lock(&self.registration).take();
         let discarded_registration = registration.is_some();
         result.county_token_revoked = self.discard_county(desktop, registration).await;
-        let api = EduCloudClient::for_desktop(desktop).await;
+        let api = EduCloudClient::for_desktop(desktop).await.ok();
         if let Some(a) = &active {
-            result.accounts.push(a.account.email.clone());
-            if let Ok(api) = &api {
-                match api.revoke(&a.access_token).await {
-                    Ok(()) => result.revoked = true,
-                    Err(e) => {
-                        tracing::warn!(code = e.code(), "revocation failed; signed out locally")
-                    }
-                }
-            }
-            if (a.stay_signed_in || self.was_kept(desktop, &a.account.email))
-                && self
-                    .vault
-                    .delete(&a.account.email, &a.origin)
-                    .await
-                    .unwrap_or(false)
+            let email = &a.account.email;
+            result.accounts.push(email.clone());
+            // The refresh token ends the session even after the access
+            // token expired; offline, it is ended at the next launch.
+            let ended = self
+                .end_session(desktop, api.as_ref(), email, &a.origin, &a.refresh_token)
+                .await;
+            result.note(email, ended);
+            if (a.stay_signed_in || self.was_kept(desktop, email))
+                && self.vault.delete(email, &a.origin).await.unwrap_or(false)
             {
                 result.keychain_entries_deleted += 1;
             }
-            let _ = desktop.store.set_stay_signed_in(&a.account.email, false);
+            let _ = desktop.store.set_stay_signed_in(email, false);
             if let (Some(endpoint), Some(client_id)) = (&a.end_session, &a.client_id) {
                 let mut url = endpoint.clone();
                 url.query_pairs_mut().append_pair("client_id", client_id);
@@ -70,43 +66,76 @@ impl SessionState {
                 }
             }
         }
-        // Kept sessions of another service are never sent here.
-        let here = desktop.service().map(service_key);
         let kept: Vec<KnownAccount> = desktop
             .store
             .accounts()?
             .into_iter()
-            .filter(|k| k.stay_signed_in && k.service_origin.is_some() && k.service_origin == here)
+            .filter(|k| k.stay_signed_in && k.service_origin.is_some())
             .collect();
-        let others: Vec<KnownAccount> = if all {
+        let here = desktop.service().map(service_key);
+        let others: Vec<KnownAccount> = if options.all {
             kept
         } else if active.is_none() {
-            kept.into_iter().take(1).collect()
+            // `educloud logout`: the most recent account kept for this service.
+            kept.into_iter()
+                .filter(|k| k.service_origin == here)
+                .take(1)
+                .collect()
         } else {
             Vec::new()
         };
         for known in others {
-            let email = known.account;
-            let origin = known.service_origin.unwrap_or_default();
-            if let (Ok(Some(stored)), Ok(api)) = (self.vault.load(&email, &origin).await, &api) {
-                // Revoke the kept family: refresh once, then end that session.
-                if let Ok(tokens) = api.refresh(&stored.refresh_token).await {
-                    if api.revoke(&tokens.access_token).await.is_ok() && active.is_none() {
-                        result.revoked = true;
-                    }
-                }
-            }
-            if self.vault.delete(&email, &origin).await.unwrap_or(false) {
-                result.keychain_entries_deleted += 1;
-            }
-            let _ = desktop.store.set_stay_signed_in(&email, false);
-            if !result.accounts.contains(&email) {
-                result.accounts.push(email);
-            }
+            self.sign_out_kept(desktop, api.as_ref(), &known, here.as_deref(), &mut result)
+                .await;
         }
         if result.accounts.is_empty() && !discarded_registration {
             return Err(CoreError::NotSignedIn);
         }
         Ok(result)
+    }
+
+    /// Ends a session kept in the keychain and deletes its entry. One of
+    /// another service is never sent here: it waits in the revoke slot
+    /// until the app runs against its own service again.
+    async fn sign_out_kept(
+        &self,
+        desktop: &Desktop,
+        api: Option<&EduCloudClient>,
+        known: &KnownAccount,
+        here: Option<&str>,
+        result: &mut SignOutResult,
+    ) {
+        let email = &known.account;
+        let origin = known.service_origin.clone().unwrap_or_default();
+        if let Ok(Some(stored)) = self.vault.load(email, &origin).await {
+            let ended = if Some(origin.as_str()) == here {
+                self.end_session(desktop, api, email, &origin, &stored.refresh_token)
+                    .await
+            } else {
+                self.queue_revocation(desktop, email, &origin, &stored.refresh_token)
+                    .await
+            };
+            result.note(email, ended);
+        }
+        if self.vault.delete(email, &origin).await.unwrap_or(false) {
+            result.keychain_entries_deleted += 1;
+        }
+        let _ = desktop.store.set_stay_signed_in(email, false);
+        if !result.accounts.contains(email) {
+            result.accounts.push(email.clone());
+        }
+    }
+}
+
+impl SignOutResult {
+    fn note(&mut self, email: &str, ended: Ended) {
+        match ended {
+            Ended::Revoked => self.revoked = true,
+            Ended::Queued | Ended::Lost => {
+                self.not_revoked.push(email.to_string());
+                self.retry_at_launch |= ended == Ended::Queued;
+                self.notice = Some(code::NOT_REVOKED);
+            }
+        }
     }
 }
