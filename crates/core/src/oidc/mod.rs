@@ -5,15 +5,24 @@
 //! start_county_sign_in(desktop, idp, gate, options)
 //!   → discovery + JWKS (checked)          [provider]
 //!   → bind 127.0.0.1:0 /callback/{county} [loopback]
-//!   → authorize URL (code, PKCE S256, state, nonce, scopes)
+//!   → authorize URL (code, PKCE S256, state, nonce, scopes;
+//!     shared devices: prompt=login, max_age=0)
 //!   → open the system browser (failure is not fatal: copy/reopen)
 //!   = PendingSignIn { authorize_url, … }
 //! pending.wait(desktop).await
-//!   → the first redirect: state, iss (RFC 9207), error → code exchange
-//!     → ID token (at_hash when present) / UserInfo / profile resources verified
+//!   → the redirect: a GET carrying this sign-in's state (anything else on
+//!     the port gets a 400 page and the wait goes on)   [loopback]
+//!   → iss (RFC 9207), error → code exchange           [provider]
+//!     → ID token (at_hash when present; shared devices: a fresh auth_time;
+//!       a wrong clock named as such) / UserInfo / profile resources
+//!                                                     [verify, claims]
 //!   → the browser is answered with a localized page, the port closed
 //!   = VerifiedCounty { identity, credential }
 //! ```
+//!
+//! Every answer of the county is read with a size cap ([`crate::net`]'s
+//! `read_limited`); values it sent are quoted or escaped before they reach
+//! an error detail or a log line.
 //!
 //! Discovery documents and JWKS are cached in the store (see [`provider`]'s
 //! docs); a sign-in that fails after the redirect drops them, so the next
@@ -35,9 +44,9 @@
 //! with a stable `signin.*` code.
 
 mod cache;
-mod claims;
+pub(crate) mod claims;
 pub mod code;
-mod discovery;
+pub(crate) mod discovery;
 mod gate;
 mod health;
 mod http;

@@ -10,9 +10,11 @@
 //!   on an unknown key (rotation), no `kid` with several keys → rejected
 //!   (openidconnect's `AmbiguousKeyId`), `iss`, `aud` ∋ client id and no
 //!   untrusted audience, `azp` = client id when present (required with
-//!   several audiences), `exp`, `iat` not in the future beyond
-//!   [`super::IAT_SKEW`] nor older than [`super::IAT_MAX_AGE`], `nonce`,
-//!   non-empty `sub`;
+//!   several audiences), `exp` (within [`super::CLOCK_LEEWAY`]), `iat` not
+//!   in the future beyond [`super::IAT_SKEW`] nor older than
+//!   [`super::IAT_MAX_AGE`], `nonce`, non-empty `sub`; on shared devices
+//!   `auth_time` no older than the request; a failed time check with the
+//!   computer's clock far off is `clock.skewed`;
 //! - `at_hash`, when the ID token carries one, matches the access token
 //!   (OIDC Core §3.1.3.6; optional in the code flow, checked when present);
 //! - UserInfo (bearer header) and eduinfo: their `sub` equals the ID token's.
