@@ -377,6 +377,12 @@ async fn problem_error(resp: Response) -> CoreError {
             field: p.field,
             detail: p.detail.or(p.title),
         },
+        // A maintenance page, a proxy's "bad gateway": the service is not
+        // there right now, in its own words (not "an unexpected answer").
+        Err(_) if status.is_server_error() => CoreError::ServiceUnavailable {
+            what,
+            status: status.as_u16(),
+        },
         Err(_) => CoreError::BadResponse {
             what,
             detail: format!("HTTP {status} without a problem document"),
@@ -476,5 +482,22 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), "network.bad_response", "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    /// A maintenance page (5xx, HTML) is the service being unavailable, not
+    /// "an unexpected answer".
+    #[tokio::test]
+    async fn a_maintenance_page_is_service_unavailable() {
+        use crate::net::tests::server;
+        let (url, _) = server(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/html\r\nretry-after: 120\r\ncontent-length: 20\r\nconnection: close\r\n\r\n<h1>maintenance</h1>",
+            false,
+        )
+        .await;
+        let http = crate::net::http_client(&crate::policy::Policy::default()).unwrap();
+        let err = EduCloudClient::fetch_configuration(&http, &url)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "network.service_unavailable", "{err}");
     }
 }

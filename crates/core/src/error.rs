@@ -30,6 +30,14 @@ pub enum CoreError {
         host: String,
         limit: u64,
     },
+    /// The service answered 5xx without a problem document (a maintenance
+    /// page, an overloaded proxy in front of it).
+    #[error("{what} is unavailable (HTTP {status})")]
+    ServiceUnavailable { what: String, status: u16 },
+    /// No answer within the time allowed (`net::CONNECT_TIMEOUT` /
+    /// `net::REQUEST_TIMEOUT`).
+    #[error("{what} did not answer in time")]
+    NetworkTimedOut { what: String },
     /// The server's certificate was refused (untrusted CA, expired, another
     /// host's, revoked …): never the network's fault.
     #[error("the certificate of {what} is {problem}: {detail}")]
@@ -180,6 +188,8 @@ impl CoreError {
             CoreError::Unreachable { .. } => "network.unreachable",
             CoreError::BadResponse { .. } => "network.bad_response",
             CoreError::ResponseTooLarge { .. } => "network.response_too_large",
+            CoreError::ServiceUnavailable { .. } => "network.service_unavailable",
+            CoreError::NetworkTimedOut { .. } => "network.timed_out",
             CoreError::Tls { problem, .. } => problem.code(),
             CoreError::Proxy { auth: true, .. } => "network.proxy_auth",
             CoreError::Proxy { auth: false, .. } => "network.proxy_failed",

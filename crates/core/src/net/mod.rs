@@ -167,8 +167,9 @@ pub(crate) fn invalid(key: &str, detail: String) -> CoreError {
 
 /// A request that failed before an answer came, in words: a refused
 /// certificate is `network.tls_*` (never the network's fault), a proxy
-/// that wants a password `network.proxy_auth`, a body cut short
-/// `network.bad_response`, anything else `network.unreachable`. `what`
+/// that wants a password `network.proxy_auth`, no answer in time
+/// `network.timed_out`, a body cut short `network.bad_response`, anything
+/// else `network.unreachable`. `what`
 /// names the server for the words (its host when `None`).
 pub fn transport_error_for(e: &reqwest::Error, what: Option<&str>) -> CoreError {
     let what = what.map(str::to_string).unwrap_or_else(|| {
@@ -200,6 +201,9 @@ pub fn transport_error_for(e: &reqwest::Error, what: Option<&str>) -> CoreError 
             auth: false,
             detail,
         };
+    }
+    if e.is_timeout() {
+        return CoreError::NetworkTimedOut { what };
     }
     if e.is_decode() || e.is_body() {
         CoreError::BadResponse { what, detail }
@@ -336,6 +340,31 @@ pub(crate) mod tests {
             fetch_update_manifest(&http, &ok).await.unwrap()["version"],
             "9.9.9"
         );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stalls_is_named_as_a_timeout() {
+        // Headers, then nothing: the body never comes (the socket stays
+        // open for a minute).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            if let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let resp = http.get(url).send().await.unwrap();
+        let err = read_limited(resp, 100, "x").await.unwrap_err();
+        assert_eq!(err.code(), "network.timed_out", "{err}");
     }
 
     #[tokio::test]
