@@ -289,7 +289,9 @@ pub fn location(resp: &reqwest::Response) -> Option<String> {
 // The traffic recorder.
 // ---------------------------------------------------------------------------
 
-/// One `/api…` request and the sandbox's answer, as seen on the wire.
+/// One request of the API document (a path under `/api`, or
+/// `/.well-known/educloud-configuration`) and the sandbox's answer, as
+/// seen on the wire.
 #[derive(Debug, Clone)]
 pub struct Exchange {
     pub method: String,
@@ -305,6 +307,9 @@ pub struct Exchange {
     pub status: u16,
     /// The answer's `Content-Type`, if any.
     pub response_content_type: Option<String>,
+    /// Every header of the answer (name in lower case, value as text),
+    /// e.g. `retry-after`, `www-authenticate`, `cache-control`.
+    pub response_headers: Vec<(String, String)>,
     pub response_body: Vec<u8>,
 }
 
@@ -326,7 +331,7 @@ pub const TRAFFIC_KEPT: usize = 2_000;
 /// is still recorded, its body left empty).
 const BODY_CAP: usize = 16 * 1024 * 1024;
 
-/// The sandbox's record of its `/api` traffic.
+/// The sandbox's record of its API traffic (see [`Exchange`]).
 #[derive(Default)]
 pub struct Traffic {
     log: Mutex<VecDeque<Exchange>>,
@@ -367,13 +372,18 @@ fn header_str(h: &axum::http::HeaderMap, name: header::HeaderName) -> Option<Str
         .map(str::to_string)
 }
 
-/// axum middleware: records every request under `/api`.
+/// Whether a request path belongs to the API document.
+fn recorded(path: &str) -> bool {
+    path.starts_with("/api") || path == "/.well-known/educloud-configuration"
+}
+
+/// axum middleware: records every request of the API document.
 pub(crate) async fn record(
     State(traffic): State<Arc<Traffic>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if !req.uri().path().starts_with("/api") {
+    if !recorded(req.uri().path()) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
@@ -388,6 +398,7 @@ pub(crate) async fn record(
         body: body.to_vec(),
         status: 0,
         response_content_type: None,
+        response_headers: Vec::new(),
         response_body: Vec::new(),
     };
     let resp = next.run(Request::from_parts(parts, Body::from(body))).await;
@@ -395,6 +406,16 @@ pub(crate) async fn record(
     let body = to_bytes(body, BODY_CAP).await.unwrap_or_default();
     exchange.status = parts.status.as_u16();
     exchange.response_content_type = header_str(&parts.headers, header::CONTENT_TYPE);
+    exchange.response_headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     exchange.response_body = body.to_vec();
     traffic.push(exchange);
     Response::from_parts(parts, Body::from(body))
