@@ -283,7 +283,13 @@ mod tests {
         assert_eq!(redact("proxy:3128"), "proxy:3128");
         assert_eq!(redact("u:p@w@proxy:3128/x@y"), "u:***@proxy:3128/x@y");
         assert_eq!(redact("http://u@proxy/"), "http://u@proxy/");
-        let c = choice(&policy(r#"{"ProxyUrl":"http://t:s3cret@127.0.0.1:3128"}"#));
+        let p = policy(r#"{"ProxyUrl":"http://t:s3cret@127.0.0.1:3128"}"#);
+        // What doctor prints for the policy key.
+        assert_eq!(
+            p.display("ProxyUrl").as_deref(),
+            Some("http://t:***@127.0.0.1:3128")
+        );
+        let c = choice(&p);
         assert_eq!(c.source, "policy");
         assert!(c.authenticated);
         assert!(!format!("{c:?}").contains("s3cret"));

@@ -141,9 +141,15 @@ macro_rules! policy_keys {
 
             /// A printable value of one key for `doctor` (secrets redacted).
             pub fn display(&self, key: &str) -> Option<String> {
-                match key {
+                let shown = match key {
                     $( $name => self.$field.as_ref().map(KeyValue::show), )*
                     _ => None,
+                };
+                // A proxy password is a secret (h4b-network).
+                if key == "ProxyUrl" {
+                    shown.map(|v| crate::net::proxy::redact(&v))
+                } else {
+                    shown
                 }
             }
 
