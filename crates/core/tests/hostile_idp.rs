@@ -1040,7 +1040,7 @@ async fn visit(url: String, pages: Arc<Mutex<Vec<Page>>>, twice: bool) {
 
 /// Requests a local program could send the loopback port before the real
 /// redirect arrives (it knows the port, not the state; or the state, not
-/// the method).
+/// the method or the path).
 async fn send_strays(authorize_url: String, strays: Arc<Mutex<Vec<Page>>>) {
     let url = url::Url::parse(&authorize_url).unwrap();
     let param = |name: &str| {
@@ -1055,9 +1055,19 @@ async fn send_strays(authorize_url: String, strays: Arc<Mutex<Vec<Page>>>) {
         (reqwest::Method::GET, "code=forged&state=forged".to_string()),
         (reqwest::Method::GET, "error=access_denied".to_string()),
         (reqwest::Method::POST, format!("code=forged&state={state}")),
+        (
+            reqwest::Method::GET,
+            format!("code=forged&state={state}&other=path"),
+        ),
     ] {
+        // The last one on another path of the same port.
+        let target = if query.ends_with("other=path") {
+            redirect_uri.replace("/callback/", "/elsewhere/")
+        } else {
+            redirect_uri.clone()
+        };
         let r = client
-            .request(method, format!("{redirect_uri}?{query}"))
+            .request(method, format!("{target}?{query}"))
             .send()
             .await
             .unwrap();
@@ -1601,7 +1611,7 @@ async fn stray_requests_before_the_redirect_do_not_end_the_sign_in() {
         .expect("a stray request ended the sign-in");
     assert_eq!(verified.identity.sub, "hostile-sub-1");
     let strays = r.browser.strays.lock().unwrap().clone();
-    assert_eq!(strays.len(), 3, "{strays:?}");
+    assert_eq!(strays.len(), 4, "{strays:?}");
     for page in &strays {
         assert_eq!(page.status, 400, "{page:?}");
         assert!(page.body.contains("這不是目前的登入回應"), "{page:?}");

@@ -9,7 +9,8 @@
 //!   the browser the app starts does not inherit it); on Windows it gets
 //!   `SO_EXCLUSIVEADDRUSE` before `bind` (RFC 8252 Appendix B.3), so no
 //!   other program can bind the same port and take the redirect.
-//! - One path per county (`/callback/{county}`, §8.10); anything else is 404.
+//! - One path per county (`/callback/{county}`, §8.10); a request on any
+//!   other path is a stray too (400 page, the wait goes on).
 //! - Only a `GET` on that path carrying this sign-in's `state` (set with
 //!   [`LoopbackRedirect::expect_state`]; compared as SHA-256 digests, only
 //!   the digest is kept here) is the authorization response. Anything else
@@ -205,8 +206,10 @@ async fn on_callback(
     page_response(status, &outcome, &shared.lang)
 }
 
-async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, "not found")
+/// Any other path: a stray (logged without the path or query).
+async fn other_path(State(shared): State<Shared>) -> Response {
+    tracing::info!("a request on another path was refused; still waiting");
+    page_response(StatusCode::BAD_REQUEST, &PageOutcome::Stray, &shared.lang)
 }
 
 /// Opens a listening, non-blocking TCP socket on `addr`.
@@ -305,7 +308,7 @@ impl LoopbackRedirect {
         };
         let app = Router::new()
             .route(&path, any(on_callback))
-            .fallback(not_found)
+            .fallback(other_path)
             .with_state(shared);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -422,8 +425,16 @@ mod tests {
         assert_eq!(uri.host_str(), Some("127.0.0.1"));
         assert_eq!(uri.path(), "/callback/ntpc");
         let base = format!("http://{}", lb.local_addr());
-        assert_eq!(get(&format!("{base}/favicon.ico")).await.0, 404);
-        assert_eq!(get(&format!("{base}/callback/kh?code=x")).await.0, 404);
+        for other in [
+            "/favicon.ico",
+            "/callback/kh?code=x",
+            "/",
+            "/callback/ntpc/x",
+        ] {
+            let (status, body) = get(&format!("{base}{other}")).await;
+            assert_eq!(status, 400, "{other}");
+            assert!(body.contains("這不是目前的登入回應"), "{other}: {body}");
+        }
 
         lb.expect_state("s1");
         let first = tokio::spawn(get(format!("{uri}?code=c1&state=s1").leak()));
