@@ -34,6 +34,7 @@ const COMMANDS: &[&str] = &[
     "county_names",
     "check_county",
     "open_portal_page",
+    "open_service_signed_in",
     "choose_service",
     "dismiss_store_notice",
     "check_for_update",

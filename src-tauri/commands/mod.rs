@@ -14,6 +14,7 @@ use crate::launch::LaunchClock;
 
 pub mod about;
 pub mod directory;
+pub mod handoff;
 pub mod register;
 pub mod settings;
 pub mod signin;
@@ -22,6 +23,7 @@ pub mod signin;
 pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Sync + 'static {
     use about::*;
     use directory::*;
+    use handoff::*;
     use register::*;
     use settings::*;
     use signin::*;
@@ -56,6 +58,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke<tauri::Wry>) -> bool + Send + Syn
         county_names,
         check_county,
         open_portal_page,
+        open_service_signed_in,
         choose_service,
         dismiss_store_notice,
         check_for_update,

@@ -766,3 +766,130 @@ async fn a_failure_before_the_window_reaches_the_user_in_a_native_dialog_and_the
     let logs = rig::scan_for(profile.path(), &["the app cannot start"]);
     assert!(!logs.is_empty(), "nothing in the log");
 }
+
+// ---- 7. 教育雲服務 without a second sign-in ---------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_open_signed_in_through_a_one_time_link_never_logged() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let app = App::launch(&tools, &profile, &[]).await;
+    app.click("#home-sign-in").await;
+    app.fill("#member-email", "parent.demo@example.com").await;
+    app.fill("#member-password", "Demo-pass-2026!").await;
+    app.click("#member-login").await;
+    app.click("#success-ok").await;
+    app.wait_text("#account-details", "parent.demo@example.com")
+        .await;
+    profile.set_browser_plan(json!({"action": "open"}), "paths-7-handoff-browser");
+    app.click("#service-pedia").await;
+    let mut visit = None;
+    for _ in 0..150 {
+        if let Some(v) = profile.browser_visits().into_iter().next() {
+            visit = Some(v);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let visit = visit.expect("the browser was not opened");
+    let link = visit["url"].as_str().unwrap_or_default().to_string();
+    assert!(link.contains("/handoff/"), "{visit}");
+    // The browser landed on 教育百科 signed in as this account.
+    assert!(
+        visit["final_url"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/web/pedia"),
+        "{visit}"
+    );
+    assert!(
+        visit["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("parent.demo@example.com"),
+        "{visit}"
+    );
+    app.screenshot("paths-7-services").await;
+    // A used link signs nobody in.
+    let again = {
+        let link = link.clone();
+        tokio::spawn(async move {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(&link)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    assert_eq!(again, 410, "a used hand-off link worked again");
+    app.close().await;
+    // The link never reached the app's log, store or anything else it wrote.
+    let code = link.rsplit('/').next().unwrap_or_default().to_string();
+    let leaks = rig::scan_for(profile.path(), &[&code]);
+    assert!(leaks.is_empty(), "{leaks:?}");
+}
+
+// ---- 200% zoom and dark mode on the new screens ----------------------------------------
+
+/// No sideways scrolling at this width.
+async fn no_overflow(app: &App, context: &str) {
+    let overflow = js(
+        app,
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    )
+    .await;
+    assert!(
+        overflow.as_i64().unwrap_or(99) <= 0,
+        "{context}: horizontal scroll {overflow}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_screens_at_200_percent_zoom_in_dark_mode() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    profile.set_browser_plan(
+        json!({"action": "login", "username": "tctest", "password": "demo-password"}),
+        "paths-dark-browser",
+    );
+    let port = rig::free_port();
+    let app = App::launch(&tools, &profile, &[("GTK_THEME", "Adwaita:dark")]).await;
+    // 200% zoom of the 960-pixel window leaves 480 CSS pixels.
+    app.client.set_window_size(480, 720).await.unwrap();
+    let dark = js(
+        &app,
+        "return matchMedia('(prefers-color-scheme: dark)').matches",
+    )
+    .await;
+    assert_eq!(dark, true);
+    app.click("#open-settings").await;
+    app.wait_text("h1", "設定 / 關於").await;
+    no_overflow(&app, "settings").await;
+    app.screenshot("paths-zoom-dark-settings").await;
+    // The organization's URL refused, under its field.
+    app.click("#service-kind-custom").await;
+    app.fill("#service-url", &format!("http://127.0.0.1:{port}/"))
+        .await;
+    app.click("#settings-save").await;
+    app.wait_for("#service-url-error").await;
+    no_overflow(&app, "settings error").await;
+    app.screenshot("paths-zoom-dark-settings-error").await;
+    app.click("#settings-home").await;
+    app.click("#home-sign-in").await;
+    pick_county(&app, "tc").await;
+    no_overflow(&app, "sign-in").await;
+    app.screenshot("paths-zoom-dark-signin").await;
+    app.click("#county-login").await;
+    app.wait_text("h1", "你的 Open ID 尚未註冊教育雲帳號").await;
+    no_overflow(&app, "not registered").await;
+    app.screenshot("paths-zoom-dark-not-registered").await;
+    app.close().await;
+}

@@ -13,24 +13,26 @@ use crate::rig::{self, App, Profile};
 /// `tw.edu.cloud.desktop`).
 const KEYCHAIN_SERVICE: &str = "tw.edu.cloud.desktop.dev";
 
-/// Whether the real Secret Service holds an entry for `account`.
-fn keychain_has(account: &str) -> bool {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", KEYCHAIN_SERVICE])
-        .output()
-        .expect("secret-tool (apt: libsecret-tools)");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    text.contains(account)
+/// The keychain user of a session kept from the embedded sandbox (the core
+/// names it `<account> <service>`, the service being `sandbox` for the demo).
+fn keychain_user(account: &str) -> String {
+    format!("{account} sandbox")
 }
 
-/// The secret the app stored for `account` (JSON with the refresh token).
+/// The secret the app stored for `account` (JSON with the refresh token),
+/// empty when there is none.
 fn keychain_secret(account: &str) -> String {
     let out = Command::new("secret-tool")
-        .args(["lookup", "service", KEYCHAIN_SERVICE, "username", account])
+        .args(["lookup", "service", KEYCHAIN_SERVICE, "username"])
+        .arg(keychain_user(account))
         .output()
-        .expect("secret-tool");
+        .expect("secret-tool (apt: libsecret-tools)");
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Whether the real Secret Service holds a kept session for `account`.
+fn keychain_has(account: &str) -> bool {
+    !keychain_secret(account).trim().is_empty()
 }
 
 fn secret_service_available() -> bool {
@@ -120,6 +122,8 @@ async fn county_sign_in_stays_signed_in_across_restarts_then_signs_out() {
     app.screenshot("signin-4-restored").await;
     assert_eq!(profile.browser_visits().len(), 1);
     app.click("#sign-out").await;
+    // A county account: 登出 asks whether to end the county's session too.
+    app.click("#sign-out-confirm").await;
     app.wait_for("#home-sign-in").await;
     assert!(!keychain_has(account), "keychain entry left after 登出");
     app.close().await;

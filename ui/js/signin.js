@@ -319,19 +319,30 @@ function knownAccounts(known, current) {
     h('p', { id: 'known-status', class: 'form-status', role: 'alert', 'aria-live': 'assertive' }));
 }
 
-async function switchTo(account) {
+function switchTo(account) {
+  return show('switching', { account });
+}
+
+// Switching signs in silently from the keychain (it may wait for the
+// service: the router shows the spinner with 取消 meanwhile).
+screen('switching', async (root, { account }) => {
   try {
     await invoke('switch_account', { account });
-    await show('account');
   } catch (e) {
-    setStatus('known-status', e);
-    if (e.code === 'session.not_signed_in' || e.code === 'refresh.invalid' || e.code === 'keychain.not_found') {
-      // The kept session is gone: sign in again (the account is preselected).
-      await dialog({ title: 'account.switch_failed_title', body: errorText(e), okId: 'switch-failed-ok' });
-      await show('sign-in');
-    }
+    if (state.screen !== 'switching') return;
+    // The kept session is gone or the service does not answer: say so,
+    // and offer signing in again or going back.
+    root.append(h('section', { class: 'card problem', id: 'switch-failed' },
+      h('h1', { 'data-i18n': 'account.switch_failed_title' }),
+      h('p', { id: 'switch-failed-reason', role: 'alert' }, errorText(e)),
+      h('div', { class: 'actions' },
+        h('button', { id: 'switch-failed-sign-in', type: 'button', class: 'primary', 'data-i18n': 'home.sign_in', onclick: () => show('sign-in') }),
+        h('button', { id: 'switch-failed-home', type: 'button', 'data-i18n': 'common.back_home', onclick: () => show('home') }))));
+    return;
   }
-}
+  // 取消 was pressed meanwhile: stay where the person went.
+  if (state.screen === 'switching') return show('account');
+});
 
 async function removeAccount(account, isCurrent) {
   const sure = await dialog({ title: 'account.remove_title', body: t('account.remove_body', { account }), okId: 'remove-confirm', cancel: true });
@@ -357,18 +368,25 @@ async function signOut(a) {
     if (!sure) return;
     endCounty = box.checked;
   }
+  await show('signing-out', { endCounty });
+}
+
+// Signing out may wait for the service (revocation): spinner with 取消
+// meanwhile; the local part (keychain, session) is done either way.
+screen('signing-out', async (root, { endCounty }) => {
   try {
     await invoke('sign_out', { all: false, endCountySession: endCounty });
   } catch (e) {
     showError(e);
   }
-  await show('home');
-}
+  if (state.screen === 'signing-out') return show('home');
+});
 
 async function openService(service) {
   setStatus('service-status', null);
   try {
-    await invoke('open_service', { service });
+    // A one-time link signs the browser in; the link itself never comes here.
+    await invoke('open_service_signed_in', { service });
   } catch (e) {
     setStatus('service-status', e);
   }
