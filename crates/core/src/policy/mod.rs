@@ -7,10 +7,12 @@
 //!   under HKCU ([`windows`]);
 //! - macOS: managed preferences for [`macos::BUNDLE_ID`], the computer-wide
 //!   file, then the user's own ([`macos`]);
-//! - a JSON file: `EDUCLOUD_POLICY=<file>` (tests, IT trials) if set, else on
-//!   Linux [`LINUX_POLICY_FILE`]. Windows and macOS read no file by default,
-//!   and an `EDUCLOUD_POLICY` file there ranks below the organization's
-//!   registry / managed preferences, so it can never loosen them.
+//! - Linux: the JSON file [`LINUX_POLICY_FILE`].
+//!
+//! The keys are declared once, in the table of `keys.rs`. The machine policy
+//! is a floor no variable lowers: the developer variables
+//! (`EDUCLOUD_POLICY`, `EDUCLOUD_SERVICE_URL`, `EDUCLOUD_BROWSER`) and their
+//! rules are in [`load`](LoadedPolicy).
 //!
 //! Parsing and merging are OS-independent and tested on every OS; only the
 //! few lines that open the registry or find the managed-preferences folder
