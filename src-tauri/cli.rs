@@ -162,7 +162,25 @@ pub fn main() -> ExitCode {
                 println!("LISTEN {}", handle.local_url());
             }
             println!("READY {}", handle.base_url());
-            let _ = tokio::signal::ctrl_c().await;
+            // Ctrl-C or SIGTERM: stop gracefully (an in-memory --tls
+            // sandbox's temporary CA folder goes with the handle).
+            #[cfg(unix)]
+            let term = async {
+                use tokio::signal::unix::{signal, SignalKind};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let term = std::future::pending::<()>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = term => {}
+            }
+            drop(handle);
             Ok(())
         }),
         Some(command) => match Desktop::open(paths, LoadedPolicy::load()) {
