@@ -648,6 +648,30 @@ async fn eduinfo(State(op): State<Shared>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
+/// The Taipei profile's `/api/user` (plain OAuth 2.0: the identity comes
+/// from here, with an access token the provider issued).
+async fn taipei_user(State(op): State<Shared>, headers: HeaderMap) -> Response {
+    if op.tamper().endless == Some("taipei_user") {
+        return endless(&op);
+    }
+    if op.issued_bearer(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, "an issued bearer token only").into_response();
+    }
+    Json(
+        json!({"uuid": "tp-uuid-1", "name": "陳老師", "email": "chen@tp.edu.tw",
+        "account": "chen01", "role": "教師"}),
+    )
+    .into_response()
+}
+
+async fn taipei_profile(State(op): State<Shared>, headers: HeaderMap) -> Response {
+    if op.issued_bearer(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, "an issued bearer token only").into_response();
+    }
+    Json(json!({"o": "353604", "organization": "臺北市立示範國中", "title": "導師"}))
+        .into_response()
+}
+
 async fn elsewhere(State(op): State<Shared>) -> Json<Value> {
     op.log().elsewhere_hits += 1;
     Json(json!({"issuer": "https://attacker.example", "access_token": "stolen"}))
@@ -881,6 +905,11 @@ impl Hostile {
             .route("/op/token", post(token))
             .route("/op/userinfo", get(userinfo))
             .route("/op/cncresource/api/v1/eduinfo", get(eduinfo))
+            // The Taipei profile's endpoints (derived from the issuer).
+            .route("/op/oauth/authorize", get(authorize))
+            .route("/op/oauth/token", post(token))
+            .route("/op/api/user", get(taipei_user))
+            .route("/op/api/profile", get(taipei_profile))
             .route("/elsewhere", get(elsewhere).post(elsewhere))
             .with_state(op.clone());
         let service = Router::new()
@@ -1728,12 +1757,19 @@ async fn a_forged_newline_from_the_provider_cannot_start_a_log_line() {
 /// server could push before the app stopped reading stays small.
 #[tokio::test]
 async fn endless_answers_from_the_provider_stop_at_their_size_cap() {
-    for endpoint in ["discovery", "jwks", "token", "userinfo", "eduinfo"] {
+    for endpoint in [
+        "discovery",
+        "jwks",
+        "token",
+        "userinfo",
+        "eduinfo",
+        "taipei_user",
+    ] {
         let r = rig(tamper(|t| t.endless = Some(endpoint))).await;
-        let idp = if endpoint == "eduinfo" {
-            as_sso(&r)
-        } else {
-            r.hostile.county()
+        let idp = match endpoint {
+            "eduinfo" => as_sso(&r),
+            "taipei_user" => as_taipei(&r),
+            _ => r.hostile.county(),
         };
         let started = Instant::now();
         let err = tokio::time::timeout(Duration::from_secs(10), r.sign_in_as(&idp))
@@ -1915,6 +1951,37 @@ async fn rp_userinfo_redirect_is_never_followed() {
 }
 
 /// The hostile county as sso.edu.tw (UserInfo, then eduinfo).
+fn as_taipei(r: &Rig) -> CountyIdp {
+    let mut idp = r.hostile.county();
+    idp.profile = IdpProfile::TaipeiOauth2;
+    idp.scopes = vec!["user".into(), "profile".into()];
+    idp
+}
+
+/// Issue 12 item 4 for the Taipei profile (plain OAuth 2.0, no ID token):
+/// the strongest it allows is to ask — prompt=login and max_age=0 are sent
+/// on shared devices; nothing in its answers can prove a fresh login, so
+/// the sign-in goes through (docs/security.md says so).
+#[tokio::test]
+async fn taipei_profile_on_a_shared_device_asks_for_a_fresh_login() {
+    let r = rig(Tamper::default()).await;
+    let gate = SignInGate::new();
+    let pending = start_county_sign_in(&r.desktop, &as_taipei(&r), &gate, shared())
+        .await
+        .unwrap();
+    let verified = pending.wait(&r.desktop).await.unwrap();
+    assert_eq!(verified.identity.sub, "tp-uuid-1");
+    assert_eq!(verified.identity.school_id.as_deref(), Some("353604"));
+    assert!(matches!(
+        verified.credential,
+        CountyCredential::AccessToken(_)
+    ));
+    let q = r.hostile.log().authorize_query;
+    assert_eq!(q.get("prompt").map(String::as_str), Some("login"), "{q:?}");
+    assert_eq!(q.get("max_age").map(String::as_str), Some("0"), "{q:?}");
+    assert!(!q["scope"].contains("openid"), "{q:?}");
+}
+
 fn as_sso(r: &Rig) -> CountyIdp {
     let mut idp = r.hostile.county();
     idp.profile = IdpProfile::SsoEduTw;
