@@ -428,3 +428,42 @@ fn doctor_recovers_a_damaged_store_and_reports_it() {
         String::from_utf8_lossy(&status.stderr)
     );
 }
+
+#[test]
+fn the_organizations_service_is_checked_then_chosen_from_the_cli() {
+    use std::io::BufRead;
+    let home = tempfile::tempdir().unwrap();
+    // An organization's service: the sandbox in its own process.
+    let mut server = educloud(home.path())
+        .args(["sandbox", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("READY ").map(str::to_string))
+        .expect("the sandbox is ready");
+    let mut c = released(home.path(), None);
+    c.args(["service", url.trim_end_matches('/')]);
+    let chosen = stdout_of(c);
+    let mut c = released(home.path(), None);
+    c.arg("doctor");
+    let doctor = stdout_of(c);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        chosen.contains(&format!("chosen: custom {url}")),
+        "{chosen}"
+    );
+    assert!(
+        chosen.contains(&format!("service: custom {url} (user)")),
+        "{chosen}"
+    );
+    assert!(
+        doctor.contains(&format!("environment: custom (User, {url})")),
+        "{doctor}"
+    );
+}
