@@ -11,6 +11,9 @@ use educloud_contract::rules::{Avatar, AVATAR_SIZE};
 use educloud_core::policy::{macos, windows, Policy, KEYS};
 use url::Url;
 
+mod oidc;
+pub use oidc::{claims, discovery, loopback, url_differential};
+
 /// Every target by name, for the stable replay (`tests/props.rs`).
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("avatar", avatar),
@@ -18,6 +21,10 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("policy_reg", policy_reg),
     ("policy_plist", policy_plist),
     ("url_checks", url_checks),
+    ("claims", claims),
+    ("discovery", discovery),
+    ("url_differential", url_differential),
+    ("loopback", loopback),
 ];
 
 /// Avatar upload (`rules::Avatar`): any bytes a user picks as their picture.

@@ -100,4 +100,14 @@ macro_rules! prop_target {
     };
 }
 
-prop_target!(avatar, policy_json, policy_reg, policy_plist, url_checks);
+prop_target!(
+    avatar,
+    policy_json,
+    policy_reg,
+    policy_plist,
+    url_checks,
+    claims,
+    discovery,
+    url_differential,
+    loopback,
+);

@@ -101,7 +101,7 @@ pub fn parse_profile(s: &str) -> Option<IdpProfile> {
     serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
-fn check_issuer(code: &str, issuer: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_issuer(code: &str, issuer: &str) -> std::result::Result<(), String> {
     let url = Url::parse(issuer).map_err(|e| format!("county {code}: issuer {issuer}: {e}"))?;
     if !is_secure_url(&url) {
         return Err(format!(

@@ -27,5 +27,11 @@ pub mod vault;
 // Registration side.
 pub mod registration;
 
+// fuzz/ only (feature `fuzzing`, never in the app): wrappers over the
+// crate-private parsers and checks that take outside input.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use educloud_contract as contract;
 pub use error::{CoreError, Result};

@@ -18,7 +18,7 @@
 //! few lines that open the registry or find the managed-preferences folder
 //! are compiled per OS.
 
-mod check;
+pub(crate) mod check;
 mod keys;
 mod load;
 pub mod macos;
