@@ -10,10 +10,11 @@
 //! The core's codes: `CoreError::code()` returns fixed codes for most
 //! variants, and `SignInRejected`/`Service`/`Invalid` carry codes chosen
 //! where the error is made. The test finds them in `crates/core/src` (every
-//! `code: "…"`, `rejected("…"`, `CoreError::invalid(…, "…")`, `=> "…"` in
-//! error.rs and `&str = "a.b"` constant) — so a code added anywhere in the
-//! core without words fails here. Seen failing once: see
-//! /work/notes/h6-tests.md.
+//! `code: "…"`, `rejected("…"`, `CoreError::invalid(…, "…")`, `=> "…"`
+//! arms and `&str = "a.b"` constants) — so a code added anywhere in the core
+//! without words fails here — and every code found must also be in the
+//! core's own lists (`CoreError::all_codes()`, `oidc::code::ALL`). Seen
+//! failing once: see /work/notes/h6-tests.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -165,7 +166,8 @@ fn core_codes() -> BTreeMap<String, String> {
                 || before.ends_with("rejected(")
                 || (before.ends_with("&str =") || before.ends_with("&'static str ="))
                 || (before.ends_with(',') && last_stmt.contains("invalid("))
-                || (is_error_rs && (before.ends_with("=>") || before.ends_with('|')));
+                || before.ends_with("=>")
+                || (is_error_rs && before.ends_with('|'));
             if made_as_code {
                 found.entry(lit).or_insert(rel.clone());
             }
@@ -196,6 +198,34 @@ fn the_core_code_finder_sees_the_codes_it_must() {
     assert!(found.len() >= 25, "only {} core codes found", found.len());
 }
 
+/// The core's own lists of the codes it makes.
+fn listed_core_codes() -> Vec<&'static str> {
+    let mut all = educloud_core::CoreError::all_codes();
+    all.extend_from_slice(educloud_core::oidc::code::ALL);
+    all
+}
+
+#[test]
+fn every_code_the_core_makes_is_in_its_lists() {
+    // The lists the UI and the docs rely on keep themselves in step with the
+    // code: a code made anywhere in crates/core/src must be in
+    // `CoreError::all_codes()` or `oidc::code::ALL` (or be one of the
+    // contract's codes the core passes through).
+    let mut listed: BTreeSet<String> = listed_core_codes().iter().map(|c| c.to_string()).collect();
+    listed.extend(codes::ALL.iter().map(|c| c.to_string()));
+    listed.extend(wire::code::ALL.iter().map(|(c, _, _)| c.to_string()));
+    let unlisted: Vec<String> = core_codes()
+        .into_iter()
+        .filter(|(c, _)| !listed.contains(c))
+        .map(|(c, file)| format!("{c} (made in {file})"))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "codes the core makes but no list names (add them to CoreError::all_codes() in error.rs, or oidc::code::ALL):\n{}",
+        unlisted.join("\n")
+    );
+}
+
 #[test]
 fn every_error_code_has_words_in_both_catalogs() {
     let zh = catalog("zh-TW.json");
@@ -206,6 +236,11 @@ fn every_error_code_has_words_in_both_catalogs() {
     }
     for (c, _, _) in wire::code::ALL {
         codes_with_source.insert(c.to_string(), "contract wire::code::ALL".into());
+    }
+    for c in listed_core_codes() {
+        codes_with_source
+            .entry(c.to_string())
+            .or_insert("CoreError::all_codes() / oidc::code::ALL".into());
     }
     for (c, file) in core_codes() {
         codes_with_source.entry(c).or_insert(file);
