@@ -183,14 +183,19 @@ fn not_registered(desktop: &Desktop, identity: &CountyIdentity) {
         .as_deref()
         .or(identity.preferred_username.as_deref())
         .unwrap_or(&identity.sub);
-    eprintln!(
-        "你的 Open ID（{} {who}）尚未註冊教育雲帳號。 / Your Open ID ({} {who}) has no Education Cloud account yet.",
-        identity.county, identity.county
-    );
+    let (zh, en) = educloud_core::contract::county::find(&identity.county)
+        .map(|c| (c.name_zh, c.name_en))
+        .unwrap_or((identity.county.as_str(), identity.county.as_str()));
+    eprintln!("你的 Open ID（{zh}，{who}）尚未註冊教育雲帳號。");
+    eprintln!("Your Open ID ({en}, {who}) has no Education Cloud account yet.");
     eprintln!("註冊方式 / To register:");
-    eprintln!("  1. 開啟 EduCloud Desktop（不加參數執行 educloud）/ Open EduCloud Desktop (run `educloud` without arguments).");
-    eprintln!("  2. 按「註冊」，選「教師/職員/學生」，再以同一縣市的 Open ID 登入。 / Choose 註冊 (Register), 教師/職員/學生, and sign in with the same county's Open ID.");
-    if let Some(service) = desktop.service() {
+    eprintln!("  1. 開啟 EduCloud Desktop（執行 educloud，不加參數）。 / Open EduCloud Desktop (run `educloud` with no arguments).");
+    eprintln!("  2. 按「登入」，選{zh}，以同一個 Open ID 登入；畫面會帶您完成教育雲會員註冊（同意書 → 填寫資料 → 確定）。");
+    eprintln!("     Choose 登入 (Sign in), pick {en} and sign in with the same Open ID; the window then walks you through the registration (terms → your details → confirm).");
+    if let Some(service) = desktop
+        .service()
+        .filter(|s| s.kind != educloud_core::policy::EnvironmentKind::Sandbox)
+    {
         eprintln!("  教育雲 / Education Cloud: {}", service.base_url);
     }
 }

@@ -21,7 +21,7 @@ use educloud_core::oidc::{
 use educloud_core::paths::AppPaths;
 use educloud_core::policy::{EnvironmentKind, LoadedPolicy, Policy};
 use educloud_core::secret::{secret, ExposeSecret};
-use educloud_core::session::{SessionState, SignInOutcome};
+use educloud_core::session::{SessionState, SignInOutcome, SignOutOptions};
 use educloud_core::vault::{MockKeychain, SessionVault, SERVICE_NAME};
 use educloud_core::CoreError;
 use educloud_sandbox::testkit::{Act, FormBrowser, Page};
@@ -1134,4 +1134,133 @@ async fn a_shared_device_session_left_by_a_killed_app_is_ended_and_wiped_at_the_
     );
     assert!(desktop.store.pending_revocations().unwrap().is_empty());
     assert!(desktop.store.accounts().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Issue 13 item 4: the accounts on this PC
+// ---------------------------------------------------------------------------
+
+fn kept_token(keychain: &MockKeychain, email: &str) -> String {
+    let raw = keychain.raw(SERVICE_NAME, email).expect("kept");
+    let json: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    json["refresh_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn switch_between_kept_accounts_remove_one_and_end_the_county_session() {
+    let r = rig().await;
+    let session = r.session();
+    let teacher = "ntpcbound@mail.edu.tw";
+    let parent = "parent.demo@example.com";
+    r.browser.login("ntpcbound");
+    signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", true, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    session
+        .sign_in_password(&r.desktop, parent, secret(CLOUD_PASSWORD), true)
+        .await
+        .unwrap();
+    // Both kept: switch back and forth.
+    assert_eq!(
+        session
+            .switch_account(&r.desktop, teacher)
+            .await
+            .unwrap()
+            .email,
+        teacher
+    );
+    assert_eq!(session.active().unwrap().account.email, teacher);
+    assert_eq!(
+        session
+            .switch_account(&r.desktop, parent)
+            .await
+            .unwrap()
+            .email,
+        parent
+    );
+    let status = session.status(&r.desktop).await.unwrap();
+    let kept: Vec<_> = status
+        .known_accounts
+        .iter()
+        .filter(|k| k.stay_signed_in)
+        .map(|k| k.account.as_str())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(status
+        .history
+        .iter()
+        .any(|h| h.account.as_deref() == Some(teacher)));
+
+    // 從這台電腦移除 the teacher (not the current account): its keychain
+    // entry, row and history go, and its session is ended at the service.
+    let token = kept_token(&r.keychain, teacher);
+    let out = session.remove_account(&r.desktop, teacher).await.unwrap();
+    assert_eq!(out.accounts, [teacher]);
+    assert_eq!(out.keychain_entries_deleted, 1);
+    assert!(out.revoked);
+    assert!(r.keychain.raw(SERVICE_NAME, teacher).is_none());
+    let status = session.status(&r.desktop).await.unwrap();
+    assert!(status.known_accounts.iter().all(|k| k.account != teacher));
+    assert!(status
+        .history
+        .iter()
+        .all(|h| h.account.as_deref() != Some(teacher)));
+    assert_eq!(refresh_code(&r.desktop, &token).await, "refresh.invalid");
+    assert_eq!(session.active().unwrap().account.email, parent, "untouched");
+    let err = session
+        .switch_account(&r.desktop, teacher)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "session.not_kept");
+
+    // Removing the current account signs it out too.
+    let out = session.remove_account(&r.desktop, parent).await.unwrap();
+    assert!(out.revoked);
+    assert!(session.active().is_none());
+    assert!(r.keychain.is_empty());
+    assert!(session
+        .status(&r.desktop)
+        .await
+        .unwrap()
+        .known_accounts
+        .is_empty());
+
+    // Sign-out with the choice to end the county's browser session too (not
+    // a shared device): the county's logout page opens in the browser.
+    r.browser.login("ntpcbound");
+    signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    let opened_before = r.browser.opened.lock().unwrap().len();
+    let out = session
+        .sign_out_with(
+            &r.desktop,
+            SignOutOptions {
+                all: false,
+                end_county_session: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(out.end_session_opened);
+    let opened = r.browser.opened.lock().unwrap().clone();
+    assert_eq!(opened.len(), opened_before + 1);
+    assert!(opened.last().unwrap().contains("/idp/ntpc/auth-logout"));
+    // Without the choice it is only offered.
+    r.browser.login("ntpcbound");
+    signed_in(
+        session
+            .sign_in_county(&r.desktop, "ntpc", false, &NoProgress)
+            .await
+            .unwrap(),
+    );
+    let out = session.sign_out(&r.desktop, false).await.unwrap();
+    assert!(out.end_session_url.is_some());
+    assert!(!out.end_session_opened);
 }

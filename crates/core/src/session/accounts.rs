@@ -1,7 +1,7 @@
 //! The accounts on this PC: switching between kept accounts and removing
 //! one (從這台電腦移除).
 
-use super::{SessionState, SignOutResult};
+use super::{service_key, SessionState, SignOutResult};
 use crate::api::Account;
 use crate::desktop::Desktop;
 use crate::Result;
@@ -21,18 +21,27 @@ impl SessionState {
             .lock_current()
             .as_ref()
             .is_some_and(|a| a.account.email == email);
-        let mut result = if signed_in {
-            self.sign_out(desktop, false).await?
-        } else {
-            SignOutResult::default()
-        };
-        let deleted = match self.kept_at(desktop, email) {
-            Some(Some(origin)) => self.vault.delete(email, &origin).await?,
-            Some(None) => self.vault.delete_unbound(email).await?,
-            None => false,
-        };
-        if deleted {
-            result.keychain_entries_deleted += 1;
+        let mut result = SignOutResult::default();
+        if signed_in {
+            result = self.sign_out(desktop, false).await?;
+        }
+        let known = desktop
+            .store
+            .accounts()?
+            .into_iter()
+            .find(|k| k.account == email);
+        match known {
+            // Its kept session is ended at its service (or queued), and the
+            // entry deleted.
+            Some(k) if k.stay_signed_in && k.service_origin.is_some() => {
+                let here = desktop.service().map(service_key);
+                self.sign_out_kept(desktop, None, &k, here.as_deref(), &mut result)
+                    .await;
+            }
+            Some(k) if k.stay_signed_in && self.vault.delete_unbound(email).await? => {
+                result.keychain_entries_deleted += 1;
+            }
+            _ => {}
         }
         desktop.store.forget_account(email)?;
         if !result.accounts.iter().any(|a| a == email) {

@@ -115,9 +115,14 @@ impl SessionState {
         let Ok(here) = service_origin(desktop).await else {
             return 0;
         };
+        // Those of another service wait for it: nothing is sent here.
+        let pending: Vec<_> = pending.into_iter().filter(|(_, o)| *o == here).collect();
+        if pending.is_empty() {
+            return 0;
+        }
         let api = EduCloudClient::for_desktop(desktop).await.ok();
         let mut ended = 0;
-        for (email, origin) in pending.into_iter().filter(|(_, o)| *o == here) {
+        for (email, origin) in pending {
             let token = match self.vault.load_to_revoke(&email, &origin).await {
                 Ok(Some(stored)) => stored.refresh_token,
                 // Nothing left to send (the entry is gone): drop the note.

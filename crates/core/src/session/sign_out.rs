@@ -41,14 +41,13 @@ impl SessionState {
         let registration = lock(&self.registration).take();
         let discarded_registration = registration.is_some();
         result.county_token_revoked = self.discard_county(desktop, registration).await;
-        let api = EduCloudClient::for_desktop(desktop).await.ok();
         if let Some(a) = &active {
             let email = &a.account.email;
             result.accounts.push(email.clone());
             // The refresh token ends the session even after the access
             // token expired; offline, it is ended at the next launch.
             let ended = self
-                .end_session(desktop, api.as_ref(), email, &a.origin, &a.refresh_token)
+                .end_session(desktop, None, email, &a.origin, &a.refresh_token)
                 .await;
             result.note(email, ended);
             if (a.stay_signed_in || self.was_kept(desktop, email))
@@ -85,7 +84,10 @@ impl SessionState {
             Vec::new()
         };
         for known in others {
-            self.sign_out_kept(desktop, api.as_ref(), &known, here.as_deref(), &mut result)
+            // (The client is made only when something is sent: a kept
+            // session of another service sends nothing here, not even a
+            // configuration request.)
+            self.sign_out_kept(desktop, None, &known, here.as_deref(), &mut result)
                 .await;
         }
         if result.accounts.is_empty() && !discarded_registration {
@@ -97,7 +99,7 @@ impl SessionState {
     /// Ends a session kept in the keychain and deletes its entry. One of
     /// another service is never sent here: it waits in the revoke slot
     /// until the app runs against its own service again.
-    async fn sign_out_kept(
+    pub(super) async fn sign_out_kept(
         &self,
         desktop: &Desktop,
         api: Option<&EduCloudClient>,
