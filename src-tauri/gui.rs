@@ -239,22 +239,6 @@ fn native_message_box(title: &str, text: &str) {
 #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
 fn native_message_box(_title: &str, _text: &str) {}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_start_up_failure_says_what_to_do_in_both_languages() {
-        let text = fatal_text("store.failed", Path::new("/tmp/logs"));
-        assert!(
-            text.contains("教育雲登入無法開啟（錯誤代碼 store.failed）"),
-            "{text}"
-        );
-        assert!(text.contains("EduCloud Desktop could not start (error store.failed)"));
-        assert_eq!(text.matches("/tmp/logs").count(), 2);
-    }
-}
-
 /// Connects to the service just chosen on the first-run screen (nothing
 /// was connected at launch), in the background.
 pub fn connect_chosen_service(app: &tauri::AppHandle, desktop: Arc<Desktop>) {
@@ -276,5 +260,21 @@ async fn connect_service(app: &tauri::AppHandle, desktop: &Desktop) {
         }
         Ok(None) => {}
         Err(e) => tracing::error!(code = e.code(), error = %e, "no Education Cloud service"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_up_failure_says_what_to_do_in_both_languages() {
+        let text = fatal_text("store.failed", Path::new("/tmp/logs"));
+        assert!(
+            text.contains("教育雲登入無法開啟（錯誤代碼 store.failed）"),
+            "{text}"
+        );
+        assert!(text.contains("EduCloud Desktop could not start (error store.failed)"));
+        assert_eq!(text.matches("/tmp/logs").count(), 2);
     }
 }

@@ -95,7 +95,7 @@ pub fn update_status(app: tauri::AppHandle) -> UpdateStatusDto {
 #[tracing::instrument(skip_all)]
 pub fn restart_to_update(app: tauri::AppHandle) -> CmdResult<()> {
     if crate::updater::pending_version(&app).is_none() {
-        return Err(CoreError::invalid("update", "request.invalid").into());
+        return Err(CoreError::invalid("update", "update.none_pending").into());
     }
     crate::updater::install_pending(&app);
     app.restart()

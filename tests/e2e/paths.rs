@@ -403,6 +403,20 @@ async fn settings_about_shows_the_service_source_version_and_portal_links() {
     app.wait_text("#update-result", "示範環境不檢查更新").await;
     assert_words_only(&app, "settings").await;
     app.screenshot("paths-3-settings").await;
+    // The notice an update download brings (drawn as the update-ready event
+    // does; a real download needs a signed release with an update feed).
+    js(
+        &app,
+        "import('./js/settings.js').then((m) => m.showUpdateNotice({ version: '9.9.9' }))",
+    )
+    .await;
+    app.wait_text("#update-notice-text", "有新版本，重新啟動後更新")
+        .await;
+    app.wait_text("#update-restart", "立即重新啟動").await;
+    app.screenshot("paths-6-update-notice").await;
+    // Nothing is really waiting here: 立即重新啟動 says so instead of restarting.
+    app.click("#update-restart").await;
+    app.wait_text("#update-notice-text", "沒有已下載").await;
     // 常見問題 opens in the system browser.
     app.click("#footer-faq").await;
     for _ in 0..100 {
