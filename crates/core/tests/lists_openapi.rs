@@ -6,10 +6,12 @@
 //! The core's `EduCloudClient` goes through a full flow against the
 //! in-process sandbox — configuration, terms, availability, a member
 //! registration, activation, resend, password sign-in (right and wrong),
-//! `me`, refresh (and a reused refresh token), county sign-in with an ID
+//! `me`, refresh, a web hand-off, sign-out by refresh token (twice), a
+//! spent refresh token, county sign-in with an ID
 //! token and with a Taipei access token, a staff registration, password
 //! reset, sign-out — and the sandbox's testkit recorder keeps every
-//! exchange. `tests/openapi/validate_traffic.py` (openapi-core, in the venv
+//! exchange; every operation of the document must have been exercised
+//! (a new operation joins the flow). `tests/openapi/validate_traffic.py` (openapi-core, in the venv
 //! `scripts/setup --test` makes) then validates each request (operation
 //! exists; path/query/body match the schemas) and each answer (status
 //! documented; content type and body match). A missing validator FAILS the
@@ -118,8 +120,12 @@ async fn full_flow(sandbox: &SandboxHandle) {
     api.me(&s.access_token).await.unwrap();
     assert!(api.me(&secret("not-a-token")).await.is_err());
     let s2 = api.refresh(&s.refresh_token).await.unwrap();
-    assert!(api.refresh(&s.refresh_token).await.is_err(), "reuse");
-    let _ = s2;
+    let target = educloud_core::contract::wire::WEB_TARGETS[0];
+    api.web_handoff(&s2.access_token, target).await.unwrap();
+    // Sign-out by refresh token (RFC 7009: 204 also for a spent token).
+    api.revoke_refresh_token(&s2.refresh_token).await.unwrap();
+    api.revoke_refresh_token(&s2.refresh_token).await.unwrap();
+    assert!(api.refresh(&s.refresh_token).await.is_err(), "spent");
 
     // County sign-in: an ID token (sso.edu.tw profile) of a bound teacher,
     // of a teacher with no account (→ registration), and Taipei's access
@@ -171,6 +177,36 @@ async fn full_flow(sandbox: &SandboxHandle) {
     assert!(api.revoke(&s3.access_token).await.is_err());
 }
 
+/// `METHOD /path` for every operation in docs/api/openapi.yaml (the
+/// document's own layout: `  /path:` then `    get:` …).
+fn document_operations() -> Vec<String> {
+    let doc = std::fs::read_to_string(root().join("docs/api/openapi.yaml")).expect("openapi.yaml");
+    let mut ops = Vec::new();
+    let mut in_paths = false;
+    let mut path = None;
+    for line in doc.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_paths = line == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            path = Some(format!("/{p}"));
+        } else if let (Some(p), Some(m)) = (
+            &path,
+            line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
+        ) {
+            if ["get", "post", "put", "patch", "delete"].contains(&m) {
+                ops.push(format!("{} {p}", m.to_uppercase()));
+            }
+        }
+    }
+    assert!(ops.len() >= 10, "found only {ops:?} in the document");
+    ops
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -212,7 +248,18 @@ async fn client_requests_and_sandbox_answers_match_the_openapi_document() {
             format!("{} {p}", x.method)
         })
         .collect();
+    // ... and every operation of the document (a new one must join the
+    // flow above, so it is checked on both sides too).
+    for op in document_operations() {
+        assert!(
+            seen.contains(&op),
+            "{op} (in docs/api/openapi.yaml) was not exercised; seen {seen:?}"
+        );
+    }
     for op in [
+        "GET /.well-known/educloud-configuration",
+        "POST /api/v1/sessions/revoke",
+        "POST /api/v1/web-handoffs",
         "GET /api/v1/terms",
         "GET /api/v1/accounts/availability",
         "POST /api/v1/registrations",
