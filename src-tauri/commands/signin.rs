@@ -71,7 +71,7 @@ pub fn cancel_sign_in(session: Session<'_>) -> bool {
 
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub fn reopen_browser(session: Session<'_>) -> CmdResult<()> {
+pub async fn reopen_browser(session: Session<'_>) -> CmdResult<()> {
     Ok(session.reopen_browser()?)
 }
 
@@ -157,7 +157,7 @@ const SERVICES: &[(&str, &str)] = &[
 /// Opens one of the known services in the system browser (only these).
 #[tauri::command]
 #[tracing::instrument(skip_all, fields(service = %service))]
-pub fn open_service(desktop: Desk<'_>, service: String) -> CmdResult<()> {
+pub async fn open_service(desktop: Desk<'_>, service: String) -> CmdResult<()> {
     let url = SERVICES
         .iter()
         .find(|(name, _)| *name == service)
@@ -169,7 +169,7 @@ pub fn open_service(desktop: Desk<'_>, service: String) -> CmdResult<()> {
 /// Opens the demo environment's outbox (sandbox only).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub fn open_outbox(desktop: Desk<'_>) -> CmdResult<()> {
+pub async fn open_outbox(desktop: Desk<'_>) -> CmdResult<()> {
     let service = desktop.service().ok_or(CoreError::ServiceNotReady)?;
     if service.kind != EnvironmentKind::Sandbox {
         return Err(CoreError::invalid("service", "request.invalid").into());

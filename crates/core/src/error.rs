@@ -231,7 +231,8 @@ impl CoreError {
     /// Every fixed code [`Self::code`] can return (not the pass-through
     /// ones: `Invalid` → the contract's rules codes, `Service` → its
     /// `wire::code`, `SignInRejected` → [`crate::oidc::code::ALL`], `Tls` →
-    /// the TLS problems), then this module's [`code::ALL`] — for the test
+    /// the TLS problems), then this module's [`code::ALL`] and the keychain's
+    /// reasons ([`crate::vault::UnavailableReason::ALL`]) — for the test
     /// that keeps the UI catalogs in step.
     pub fn all_codes() -> Vec<&'static str> {
         let fixed = [
@@ -271,7 +272,14 @@ impl CoreError {
             "io.no_data_dir",
             "internal",
         ];
-        fixed.into_iter().chain(code::ALL.iter().copied()).collect()
+        let keychain = crate::vault::UnavailableReason::ALL
+            .iter()
+            .map(|r| r.code());
+        fixed
+            .into_iter()
+            .chain(code::ALL.iter().copied())
+            .chain(keychain)
+            .collect()
     }
 
     /// The form field the error belongs under, if any.

@@ -133,6 +133,15 @@ pub enum UnavailableReason {
 }
 
 impl UnavailableReason {
+    /// Every reason (the catalogs' list-keeping test).
+    pub const ALL: &'static [UnavailableReason] = &[
+        UnavailableReason::NoBus,
+        UnavailableReason::NoProvider,
+        UnavailableReason::Locked,
+        UnavailableReason::TimedOut,
+        UnavailableReason::Failed,
+    ];
+
     /// Stable code the UI's catalog explains.
     pub fn code(self) -> &'static str {
         match self {
