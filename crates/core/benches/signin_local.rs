@@ -297,6 +297,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The test kit's traffic recorder is not part of the measured server.
+    sandbox.traffic().set_recording(false);
     let app = runtime("app");
     let measured = app.block_on(measure(sandbox.base_url().clone(), n));
     drop(app);

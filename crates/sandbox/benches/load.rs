@@ -534,6 +534,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The test kit's traffic recorder is not part of the measured server.
+    handle.traffic().set_recording(false);
     let base = handle.base_url().clone();
     let result = client_rt.block_on(load(base, args.clients, args.rounds, args.timeout));
     // Stop the server inside its runtime, then the runtimes.

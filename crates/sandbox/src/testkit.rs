@@ -13,6 +13,7 @@
 //!   requests against `docs/api/openapi.yaml`.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -331,13 +332,29 @@ pub const TRAFFIC_KEPT: usize = 2_000;
 /// is still recorded, its body left empty).
 const BODY_CAP: usize = 16 * 1024 * 1024;
 
-/// The sandbox's record of its API traffic (see [`Exchange`]).
-#[derive(Default)]
+/// The sandbox's record of its API traffic (see [`Exchange`]). On from the
+/// start; benchmarks turn it off ([`Traffic::set_recording`]) so the
+/// measured server does not buffer and copy every body.
 pub struct Traffic {
     log: Mutex<VecDeque<Exchange>>,
+    on: AtomicBool,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Traffic {
+            log: Mutex::default(),
+            on: AtomicBool::new(true),
+        }
+    }
 }
 
 impl Traffic {
+    /// Starts (`true`) or stops (`false`) recording; what was recorded stays.
+    pub fn set_recording(&self, on: bool) {
+        self.on.store(on, Ordering::Relaxed);
+    }
+
     /// Everything recorded so far, oldest first.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.lock().iter().cloned().collect()
@@ -383,7 +400,7 @@ pub(crate) async fn record(
     req: Request,
     next: Next,
 ) -> Response {
-    if !recorded(req.uri().path()) {
+    if !traffic.on.load(Ordering::Relaxed) || !recorded(req.uri().path()) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

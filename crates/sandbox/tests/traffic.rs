@@ -84,4 +84,14 @@ async fn the_recorder_keeps_api_requests_and_their_answers() {
         .await;
     problem(res, 401, "auth.invalid_credentials").await;
     assert_eq!(env.sandbox.traffic().exchanges().len(), 1);
+    // Off (benchmarks): nothing more is kept, answers are unchanged.
+    env.sandbox.traffic().set_recording(false);
+    let res = env
+        .http
+        .get(env.url(".well-known/educloud-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(env.sandbox.traffic().exchanges().len(), 1);
 }
