@@ -70,22 +70,42 @@ function busy(root, name) {
   root.querySelector('#busy-cancel').focus();
 }
 
-/** Codes that mean "the service (or the network) did not answer well". */
-export function isOutage(err) {
+/**
+ * What kind of trouble an error is: `tls` (a certificate this computer
+ * cannot trust — not a network outage), `proxy` (the network's proxy
+ * refused), `outage` (the service or the network did not answer well), or
+ * `other`.
+ */
+export function trouble(err) {
   const code = (err && err.code) || '';
-  return code.startsWith('network.') || code.startsWith('server.') || code === 'tls.failed';
+  if (code.startsWith('network.tls_')) return 'tls';
+  if (code.startsWith('network.proxy_')) return 'proxy';
+  if (code.startsWith('network.') || code.startsWith('server.')) return 'outage';
+  return 'other';
 }
+
+/** Whether a retry later may help (outages; not certificates or proxies). */
+export function isOutage(err) {
+  return trouble(err) === 'outage';
+}
+
+const PROBLEM_WORDS = {
+  tls: ['problem.title_tls', 'problem.hint_tls'],
+  proxy: ['problem.title_proxy', 'problem.hint_proxy'],
+  outage: ['problem.title_outage', 'problem.hint_outage'],
+  other: ['problem.title', 'problem.hint'],
+};
 
 /**
  * A card saying what went wrong and what to try, with 重試 (`retry`) and
  * 回首頁. Used for any screen whose command failed.
  */
 export function problem(err, retry) {
-  const outage = isOutage(err);
-  return h('section', { class: 'card problem', id: 'problem' },
-    h('h1', { id: 'problem-title' }, t(outage ? 'problem.title_outage' : 'problem.title')),
+  const [title, hint] = PROBLEM_WORDS[trouble(err)];
+  return h('section', { class: 'card problem', id: 'problem', dataset: { trouble: trouble(err) } },
+    h('h1', { id: 'problem-title' }, t(title)),
     h('p', { id: 'problem-reason', role: 'alert' }, errorText(err)),
-    h('p', { class: 'hint', id: 'problem-hint' }, t(outage ? 'problem.hint_outage' : 'problem.hint')),
+    h('p', { class: 'hint', id: 'problem-hint' }, t(hint)),
     h('div', { class: 'actions' },
       h('button', { id: 'problem-retry', type: 'button', class: 'primary', onclick: retry }, t('problem.retry')),
       h('button', { id: 'problem-home', type: 'button', onclick: () => show('home') }, t('common.back_home'))));

@@ -4,7 +4,7 @@ import { invoke } from './ipc.js';
 import { t, language, errorText } from './i18n.js';
 import { h } from './dom.js';
 import { field, formStatus, setStatus, setFieldError, dialog } from './form.js';
-import { screen, show, state, showError, slowAction, isOutage } from './router.js';
+import { screen, show, state, showError, slowAction, isOutage, trouble } from './router.js';
 import { countyName, rememberCounties } from './counties.js';
 
 // County IdP health (the county page's 測試服務是否正常?), checked once per
@@ -42,16 +42,20 @@ function checkAll(select, note, codes) {
 
 async function checkCounty(select, note, code, announce) {
   if (announce) note.textContent = t('county.testing', { county: countyName(code) });
+  const started = Date.now();
+  let result;
   try {
     const r = await invoke('check_county', { county: code });
-    health[code] = { ok: r.ok, code: r.error, at: Date.now() };
+    result = { ok: r.ok, code: r.error, at: Date.now(), announced: announce };
   } catch (e) {
-    health[code] = { ok: false, code: e.code, at: Date.now() };
+    result = { ok: false, code: e.code, at: Date.now(), announced: announce };
   }
-  showHealth(select, note, announce);
+  // A check that started earlier and ended later does not replace a newer answer.
+  if (!health[code] || health[code].at < started) health[code] = result;
+  showHealth(select, note);
 }
 
-function showHealth(select, note, announce = false) {
+function showHealth(select, note) {
   for (const opt of select.options) {
     const down = health[opt.value] && !health[opt.value].ok;
     opt.textContent = down ? `${countyName(opt.value)} ${t('county.down_mark')}` : countyName(opt.value);
@@ -62,7 +66,8 @@ function showHealth(select, note, announce = false) {
     note.textContent = t('county.down', { county: countyName(select.value) });
     note.classList.add('warn');
   } else {
-    note.textContent = now && announce ? t('county.up', { county: countyName(select.value) }) : '';
+    // "正常" only after the person asked (測試服務是否正常?).
+    note.textContent = now && now.announced ? t('county.up', { county: countyName(select.value) }) : '';
     note.classList.remove('warn');
   }
 }
@@ -214,12 +219,15 @@ async function copyLink(input) {
 }
 
 screen('sign-in-failed', (root, { error, purpose, county }) => {
-  const outage = isOutage(error);
+  const kind = trouble(error);
+  const title = { outage: 'failed.title_outage', tls: 'problem.title_tls', proxy: 'problem.title_proxy' }[kind] || 'failed.title';
+  const hint = kind === 'outage' && county ? t('failed.hint_outage', { county: countyName(county) })
+    : kind === 'tls' ? t('problem.hint_tls') : kind === 'proxy' ? t('problem.hint_proxy') : null;
   root.append(
     h('section', { class: 'card problem' },
-      h('h1', { 'data-i18n': outage ? 'failed.title_outage' : 'failed.title' }),
+      h('h1', { 'data-i18n': title }),
       h('p', { id: 'failed-reason', role: 'alert' }, errorText(error)),
-      outage && county ? h('p', { class: 'hint', id: 'failed-hint' }, t('failed.hint_outage', { county: countyName(county) })) : null,
+      hint ? h('p', { class: 'hint', id: 'failed-hint' }, hint) : null,
       h('div', { class: 'actions' },
         h('button', { id: 'failed-retry', type: 'button', class: 'primary', 'data-i18n': 'failed.retry', onclick: () => show(purpose === 'register' ? 'register' : 'sign-in', purpose === 'register' ? { step: 'county' } : {}) }),
         h('button', { id: 'failed-home', type: 'button', 'data-i18n': 'common.back_home', onclick: () => show('home') }),
@@ -277,6 +285,11 @@ screen('account', async (root) => {
   root.append(...[
     h('section', { class: 'card' },
       h('h1', { 'data-i18n': 'account.title' }),
+      // 保持登入狀態 was asked for but the keychain refused it: said, not silent.
+      status.stay_signed_in_problem
+        ? h('p', { class: 'banner-inline', id: 'stay-problem', role: 'status' },
+          `${t('error.session.stay_signed_in_failed')} ${errorText({ code: status.stay_signed_in_problem })}`)
+        : null,
       h('dl', { id: 'account-details', class: 'details' }, who.map(([k, v]) => [h('dt', { 'data-i18n': k }), h('dd', {}, v)])),
       h('div', { class: 'actions' },
         h('button', { id: 'sign-out', type: 'button', class: 'primary', 'data-i18n': 'account.sign_out', onclick: () => signOut(a) }),
@@ -314,7 +327,9 @@ function knownAccounts(known, current) {
       h('span', { class: 'who' }, k.display_name ? `${k.display_name} · ${k.account}` : k.account),
       k.account === current
         ? h('span', { class: 'hint' }, t('account.current'))
-        : h('button', { type: 'button', class: 'link', id: `switch-${i}`, 'aria-label': t('account.switch_to', { account: k.account }), onclick: () => switchTo(k.account) }, t('account.switch')),
+        : k.other_service
+          ? h('span', { class: 'hint', id: `other-service-${i}` }, t('account.other_service'))
+          : h('button', { type: 'button', class: 'link', id: `switch-${i}`, 'aria-label': t('account.switch_to', { account: k.account }), onclick: () => switchTo(k.account) }, t('account.switch')),
       h('button', { type: 'button', class: 'link danger', id: `remove-${i}`, 'aria-label': t('account.remove_label', { account: k.account }), onclick: () => removeAccount(k.account, k.account === current) }, t('account.remove'))))),
     h('p', { id: 'known-status', class: 'form-status', role: 'alert', 'aria-live': 'assertive' }));
 }
@@ -348,7 +363,8 @@ async function removeAccount(account, isCurrent) {
   const sure = await dialog({ title: 'account.remove_title', body: t('account.remove_body', { account }), okId: 'remove-confirm', cancel: true });
   if (!sure) return;
   try {
-    await invoke('remove_account', { account });
+    const out = await invoke('remove_account', { account });
+    if (out && out.notice) showError({ code: out.notice });
   } catch (e) {
     setStatus('known-status', e);
     return;
@@ -375,7 +391,9 @@ async function signOut(a) {
 // meanwhile; the local part (keychain, session) is done either way.
 screen('signing-out', async (root, { endCounty }) => {
   try {
-    await invoke('sign_out', { all: false, endCountySession: endCounty });
+    const out = await invoke('sign_out', { all: false, endCountySession: endCounty });
+    // Signed out here, but the service could not be told: said, not silent.
+    if (out && out.notice) showError({ code: out.notice });
   } catch (e) {
     showError(e);
   }
