@@ -277,6 +277,16 @@ async fn service_on_a_closed_port_then_back() {
     // 註冊 too, and its way home.
     app.click("#home-register").await;
     outage_card(&app, "paths-2-closed-register").await;
+    // The same words in English (the language switch redraws the card).
+    app.click("button.lang[data-lang='en']").await;
+    app.wait_text("#problem-title", "Cannot reach the Education Cloud service")
+        .await;
+    app.wait_text("#problem-retry", "Retry").await;
+    assert_words_only(&app, "en outage").await;
+    app.screenshot("paths-en-9-outage").await;
+    app.click("button.lang[data-lang='zh-TW']").await;
+    app.wait_text("#problem-title", "無法連線到教育雲服務")
+        .await;
     // The service comes back: 重試 gets the consent.
     let _service = service_back(port).await;
     app.click("#problem-retry").await;
