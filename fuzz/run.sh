@@ -9,7 +9,8 @@
 #   SECONDS_PER_TARGET  default 25; TARGETs default: all of fuzz/Cargo.toml
 # Environment: FUZZ_TARGET_DIR (default $HOME/.cache/educloud-fuzz-target),
 #   FUZZ_NO_NIGHTLY=1 forces the stable fallback, FUZZ_REPORT=<file> appends
-#   one line per target (for notes).
+#   one line per target (for notes), FUZZ_CORPUS_DIR keeps what each run
+#   learned (default: a scratch folder).
 # Seeds are read from fuzz/corpus/<target>/ (committed; never written);
 # new inputs go to a scratch folder. A crash is saved to
 # fuzz/artifacts/<target>/ and the script exits 1 — copy the input to
@@ -53,8 +54,14 @@ fi
 echo "building ${#targets[@]} fuzz targets (nightly, libFuzzer)"
 cargo +nightly fuzz build -s none
 bin_dir="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+# New inputs go to FUZZ_CORPUS_DIR/<target> if set (kept between runs),
+# else to a scratch folder removed at the end.
+if [ -n "${FUZZ_CORPUS_DIR:-}" ]; then
+  scratch="$FUZZ_CORPUS_DIR"
+else
+  scratch="$(mktemp -d)"
+  trap 'rm -rf "$scratch"' EXIT
+fi
 
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t" "artifacts/$t"
@@ -69,15 +76,15 @@ for t in "${targets[@]}"; do
   status=$?
   set -e
   took=$((SECONDS - start))
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1 || true)
   if [ "$status" -eq 0 ]; then
     passed=$((passed + 1))
     report "fuzz $t: ok — ${execs:-?} execs in ${took}s (${cov:-no coverage line})"
   else
     failed=$((failed + 1))
     report "fuzz $t: CRASH (exit $status) after ${execs:-?} execs in ${took}s — see fuzz/artifacts/$t/"
-    grep -E 'panicked|ERROR|SUMMARY|Test unit written|^thread' "$log" | head -20
+    grep -E -A2 'panicked|ERROR|SUMMARY|Test unit written' "$log" | head -20 || true
   fi
 done
 echo "fuzz: $passed passed, $failed failed"
