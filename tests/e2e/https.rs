@@ -252,6 +252,14 @@ async fn without_the_ca_the_window_names_the_certificate() {
     app.wait_text("#problem-reason", "安全憑證").await;
     let reason = app.text("#problem-reason").await;
     assert!(reason.contains("資訊人員"), "{reason}");
+    // …and the screen does not blame the network.
+    let title = app.text("#problem-title").await;
+    assert!(
+        title.contains("安全連線") && !title.contains("無法連線"),
+        "{title}"
+    );
+    let hint = app.text("#problem-hint").await;
+    assert!(hint.contains("不是網路斷線"), "{hint}");
     app.screenshot("https-4-untrusted").await;
     app.close().await;
 }
