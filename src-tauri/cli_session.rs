@@ -92,6 +92,8 @@ pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
         }
         Command::Login { .. } => Err(CoreError::invalid("county", "required")),
         Command::Logout { all } => {
+            // Sessions an earlier offline sign-out left to end, first.
+            session.retry_revocations(&desktop).await;
             let out = session.sign_out(&desktop, all).await?;
             print_sign_out(&out);
             Ok(())
@@ -211,6 +213,13 @@ fn print_sign_out(out: &SignOutResult) {
         "keychain entries deleted: {}; revoked at the server: {}",
         out.keychain_entries_deleted, out.revoked
     );
+    if let Some(notice) = out.notice {
+        eprintln!(
+            "已在這台電腦登出，但無法連線到教育雲結束登入狀態（{}）；下次執行時會自動再試一次。 / Signed out on this PC, but Education Cloud could not be reached to end the session ({}); it is tried again automatically next time. [{notice}]",
+            out.not_revoked.join(", "),
+            out.not_revoked.join(", ")
+        );
+    }
 }
 
 fn print_status(status: &SessionStatus, restore_error: Option<&CoreError>) {
