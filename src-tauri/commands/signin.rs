@@ -118,7 +118,8 @@ pub async fn switch_account(
 }
 
 /// 登出; with `end_county_session` the county's own sign-out page opens
-/// too (where the county has one).
+/// too (where the county has one); with `forget` the account is removed
+/// from this PC as well (row and history).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn sign_out(
@@ -126,11 +127,12 @@ pub async fn sign_out(
     session: Session<'_>,
     all: bool,
     end_county_session: Option<bool>,
+    forget: Option<bool>,
 ) -> CmdResult<SignOutDto> {
-    let end_county_session = end_county_session.unwrap_or(false);
     let options = SignOutOptions {
         all,
-        end_county_session,
+        end_county_session: end_county_session.unwrap_or(false),
+        forget: forget.unwrap_or(false),
     };
     Ok(session.sign_out_with(&desktop, options).await?)
 }

@@ -1244,11 +1244,17 @@ async fn switch_between_kept_accounts_remove_one_and_end_the_county_session() {
             SignOutOptions {
                 all: false,
                 end_county_session: true,
+                forget: true,
             },
         )
         .await
         .unwrap();
     assert!(out.end_session_opened);
+    // With `forget`, nothing of the account is left on this PC.
+    let status = session.status(&r.desktop).await.unwrap();
+    assert!(status.known_accounts.is_empty());
+    assert!(status.history.iter().all(|h| h.account.is_none()));
+    assert!(r.keychain.is_empty());
     let opened = r.browser.opened.lock().unwrap().clone();
     assert_eq!(opened.len(), opened_before + 1);
     assert!(opened.last().unwrap().contains("/idp/ntpc/auth-logout"));

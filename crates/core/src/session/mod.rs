@@ -128,6 +128,10 @@ pub struct SignOutOptions {
     /// the county has one: its browser session ends too. Always on shared
     /// devices.
     pub end_county_session: bool,
+    /// Also remove the signed-out accounts from this PC (their row and
+    /// sign-in history): a person on a shared PC without a `SharedDevice`
+    /// policy can leave nothing behind.
+    pub forget: bool,
 }
 
 /// What sign-out did.

@@ -23,7 +23,7 @@ impl SessionState {
     pub async fn sign_out(&self, desktop: &Desktop, all: bool) -> Result<SignOutResult> {
         let options = SignOutOptions {
             all,
-            end_county_session: false,
+            ..Default::default()
         };
         self.sign_out_with(desktop, options).await
     }
@@ -92,6 +92,11 @@ impl SessionState {
         }
         if result.accounts.is_empty() && !discarded_registration {
             return Err(CoreError::NotSignedIn);
+        }
+        if options.forget {
+            for email in &result.accounts {
+                desktop.store.forget_account(email)?;
+            }
         }
         Ok(result)
     }
