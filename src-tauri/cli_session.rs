@@ -65,6 +65,7 @@ pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
             match session.finish_county_sign_in().await? {
                 SignInOutcome::SignedIn(account) => {
                     println!("登入成功 / Signed in: {}", account.email);
+                    end_unless_kept(&desktop, &session).await;
                     Ok(())
                 }
                 SignInOutcome::NotRegistered(identity) => {
@@ -88,6 +89,7 @@ pub async fn run(desktop: Desktop, command: Command) -> Result<()> {
                 .sign_in_password(&desktop, &email, password, stay_signed_in)
                 .await?;
             println!("登入成功 / Signed in: {}", account.email);
+            end_unless_kept(&desktop, &session).await;
             Ok(())
         }
         Command::Login { .. } => Err(CoreError::invalid("county", "required")),
@@ -199,6 +201,21 @@ fn not_registered(desktop: &Desktop, identity: &CountyIdentity) {
         .filter(|s| s.kind != educloud_core::policy::EnvironmentKind::Sandbox)
     {
         eprintln!("  教育雲 / Education Cloud: {}", service.base_url);
+    }
+}
+
+/// A CLI sign-in without 保持登入狀態 has nobody to hold its session once
+/// the process ends: it is ended at the service now rather than left valid.
+async fn end_unless_kept(desktop: &Desktop, session: &SessionState) {
+    if session.active().is_some_and(|a| !a.stay_signed_in) {
+        match session.sign_out(desktop, false).await {
+            Ok(out) if out.notice.is_none() => println!(
+                "未保持登入狀態：此工作階段已結束 / Not kept signed in: this session has been ended."
+            ),
+            _ => eprintln!(
+                "未保持登入狀態；無法連線到教育雲結束此工作階段，下次執行時會再試一次。 / Not kept signed in; the session could not be ended now and is tried again next time."
+            ),
+        }
     }
 }
 
