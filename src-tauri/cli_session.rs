@@ -207,12 +207,12 @@ fn not_registered(desktop: &Desktop, identity: &CountyIdentity) {
 /// A CLI sign-in without 保持登入狀態 has nobody to hold its session once
 /// the process ends: it is ended at the service now rather than left valid.
 async fn end_unless_kept(desktop: &Desktop, session: &SessionState) {
-    if session.active().is_some_and(|a| !a.stay_signed_in) {
-        match session.sign_out(desktop, false).await {
-            Ok(out) if out.notice.is_none() => println!(
+    if let Some(out) = session.end_unkept(desktop).await {
+        match out.notice {
+            None => println!(
                 "未保持登入狀態：此工作階段已結束 / Not kept signed in: this session has been ended."
             ),
-            _ => eprintln!(
+            Some(_) => eprintln!(
                 "未保持登入狀態；無法連線到教育雲結束此工作階段，下次執行時會再試一次。 / Not kept signed in; the session could not be ended now and is tried again next time."
             ),
         }

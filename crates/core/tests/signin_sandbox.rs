@@ -1270,3 +1270,25 @@ async fn switch_between_kept_accounts_remove_one_and_end_the_county_session() {
     assert!(out.end_session_url.is_some());
     assert!(!out.end_session_opened);
 }
+
+#[tokio::test]
+async fn at_exit_a_session_nobody_will_restore_is_ended_a_kept_one_stays() {
+    let r = rig().await;
+    let session = r.session();
+    let email = "parent.demo@example.com";
+    session
+        .sign_in_password(&r.desktop, email, secret(CLOUD_PASSWORD), false)
+        .await
+        .unwrap();
+    let token = issued_refresh_token(&r.sandbox);
+    let out = session.end_unkept(&r.desktop).await.unwrap();
+    assert!(out.revoked);
+    assert_eq!(refresh_code(&r.desktop, &token).await, "refresh.invalid");
+    session
+        .sign_in_password(&r.desktop, email, secret(CLOUD_PASSWORD), true)
+        .await
+        .unwrap();
+    assert!(session.end_unkept(&r.desktop).await.is_none());
+    assert!(session.active().is_some());
+    assert!(r.keychain.raw(SERVICE_NAME, email).is_some());
+}

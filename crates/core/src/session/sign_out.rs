@@ -28,6 +28,16 @@ impl SessionState {
         self.sign_out_with(desktop, options).await
     }
 
+    /// When the app exits: a session not kept with 保持登入狀態 has nobody
+    /// to hold it afterwards, so it is ended at the service (or at the next
+    /// launch, offline). `None` when there was none to end.
+    pub async fn end_unkept(&self, desktop: &Desktop) -> Option<SignOutResult> {
+        if !self.active().is_some_and(|a| !a.stay_signed_in) {
+            return None;
+        }
+        self.sign_out(desktop, false).await.ok()
+    }
+
     /// [`Self::sign_out`] with the choice to end the county's browser
     /// session too ([`SignOutOptions::end_county_session`]).
     pub async fn sign_out_with(
