@@ -917,3 +917,54 @@ async fn new_screens_at_200_percent_zoom_in_dark_mode() {
     app.screenshot("paths-zoom-dark-not-registered").await;
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_lost_mid_form_keeps_the_form_and_retry_sends_it() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let port = rig::free_port();
+    let service = service_back(port).await;
+    let url = format!("http://127.0.0.1:{port}/");
+    let app = App::launch(&tools, &profile, &[("EDUCLOUD_SERVICE_URL", &url)]).await;
+    app.click("#home-register").await;
+    agree_to_terms(&app).await;
+    app.click("#identity-other").await;
+    app.click("#identity-next").await;
+    app.wait_text("h1", "其他 (家長、社會人士) 會員註冊").await;
+    let email = "chen.parent@example.com";
+    app.fill("#name", "陳小明").await;
+    app.fill("#email", email).await;
+    app.fill("#email_confirm", email).await;
+    app.fill("#backup_email", "chen.backup@example.org").await;
+    app.fill("#backup_email_confirm", "chen.backup@example.org")
+        .await;
+    app.fill("#nickname", "小明爸爸").await;
+    app.fill("#password", PASSWORD).await;
+    app.fill("#password_confirm", PASSWORD).await;
+    app.wait_empty("#password_confirm-error").await;
+    // The service goes away while the form is open.
+    drop(service);
+    app.click("#reg-submit").await;
+    app.click("#confirm-ok").await;
+    app.wait_text("#reg-status", "您填的資料都還在").await;
+    app.wait_text("#reg-retry", "重試").await;
+    assert_words_only(&app, "mid-form outage").await;
+    app.screenshot("paths-2-mid-form-outage").await;
+    let kept = app
+        .wait_for("#nickname")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(kept, "小明爸爸");
+    // Back: 重試 sends the same form.
+    let _service = service_back(port).await;
+    app.click("#reg-retry").await;
+    app.click("#confirm-ok").await;
+    app.wait_text("#dialog-title", "註冊完成").await;
+    app.click("#done-ok").await;
+    app.wait_text("#registered-account", email).await;
+    app.close().await;
+}
