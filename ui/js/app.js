@@ -38,7 +38,9 @@ async function switchLanguage(lang) {
     await setLanguage(lang);
     markLanguage();
     drawFooter();
-    await redraw();
+    // A screen that is an action under way (signing out, switching) is not
+    // run again for new words: it moves on by itself.
+    if (!['signing-out', 'switching'].includes(state.screen)) await redraw();
   } catch (e) {
     showError(e);
   }
