@@ -968,3 +968,34 @@ async fn service_lost_mid_form_keeps_the_form_and_retry_sends_it() {
     app.wait_text("#registered-account", email).await;
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_browser_says_so_and_offers_the_link() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let app = App::launch(
+        &tools,
+        &profile,
+        &[("EDUCLOUD_BROWSER", "/nonexistent/educloud-test-browser")],
+    )
+    .await;
+    app.click("#home-sign-in").await;
+    pick_county(&app, "ntpc").await;
+    app.click("#county-login").await;
+    app.wait_text("#browser-failed", "無法開啟瀏覽器").await;
+    app.wait_for("#waiting-copy").await;
+    let link = app
+        .wait_for("#authorize-url")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(link.contains("/idp/ntpc/"), "{link}");
+    assert_words_only(&app, "no browser").await;
+    app.screenshot("paths-2-no-browser").await;
+    app.click("#waiting-cancel").await;
+    app.wait_text("h1", "教育雲單一登入").await;
+    app.close().await;
+}

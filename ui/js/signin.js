@@ -194,7 +194,10 @@ screen('waiting', (root, { pending }) => {
   root.append(
     h('section', { class: 'card waiting', 'aria-busy': 'true' },
       h('h1', {}, t('waiting.title', { county: countyName(pending.county) })),
-      h('p', { 'data-i18n': 'waiting.body' }),
+      // No browser could be started: said at once, the link is the way on.
+      pending.browser_opened === false
+        ? h('p', { id: 'browser-failed', class: 'form-status', role: 'alert' }, t('error.browser.launch_failed'))
+        : h('p', { 'data-i18n': 'waiting.body' }),
       h('div', { class: 'spinner', role: 'progressbar', 'aria-label': t('waiting.progress') }),
       h('p', { id: 'authorize-url-label', class: 'hint', 'data-i18n': 'waiting.copy_hint' }),
       url,
