@@ -999,3 +999,44 @@ async fn no_browser_says_so_and_offers_the_link() {
     app.wait_text("h1", "教育雲單一登入").await;
     app.close().await;
 }
+
+/// Presses a key on whatever has the keyboard focus.
+async fn press(app: &App, key: &str) {
+    let el = app
+        .client
+        .active_element()
+        .await
+        .expect("a focused element");
+    el.send_keys(key).await.expect("key");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outage_card_works_by_keyboard_alone() {
+    let _serial = rig::serial().await;
+    let Some(tools) = rig::tools() else { return };
+    let profile = Profile::new();
+    let port = rig::free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let app = App::launch(&tools, &profile, &[("EDUCLOUD_SERVICE_URL", &url)]).await;
+    // 登入 by keyboard: focus it, Enter.
+    js(&app, "document.getElementById('home-sign-in').focus()").await;
+    press(&app, ENTER).await;
+    outage_card(&app, "paths-2-keyboard-card").await;
+    // The card's heading has the focus; Tab reaches 重試, then 回首頁.
+    press(&app, TAB).await;
+    let focused = js(&app, "return document.activeElement.id").await;
+    assert_eq!(focused, json!("problem-retry"));
+    press(&app, ENTER).await;
+    app.wait_for("#problem-retry").await;
+    press(&app, TAB).await;
+    press(&app, TAB).await;
+    let focused = js(&app, "return document.activeElement.id").await;
+    assert_eq!(focused, json!("problem-home"));
+    press(&app, ENTER).await;
+    app.wait_for("#home-sign-in").await;
+    app.close().await;
+}
