@@ -32,7 +32,7 @@ impl SessionState {
     /// to hold it afterwards, so it is ended at the service (or at the next
     /// launch, offline). `None` when there was none to end.
     pub async fn end_unkept(&self, desktop: &Desktop) -> Option<SignOutResult> {
-        if !self.active().is_some_and(|a| !a.stay_signed_in) {
+        if self.active().is_none_or(|a| a.stay_signed_in) {
             return None;
         }
         self.sign_out(desktop, false).await.ok()
