@@ -1292,3 +1292,41 @@ async fn at_exit_a_session_nobody_will_restore_is_ended_a_kept_one_stays() {
     assert!(session.active().is_some());
     assert!(r.keychain.raw(SERVICE_NAME, email).is_some());
 }
+
+#[tokio::test]
+async fn a_session_kept_before_the_binding_is_never_sent_anywhere() {
+    use keyring::credential::CredentialBuilderApi;
+    let r = rig().await;
+    let email = "parent.demo@example.com";
+    // What an older version left: a row without a service and an entry
+    // named by the e-mail alone.
+    r.desktop
+        .store
+        .remember_account(&educloud_core::store::KnownAccount {
+            account: email.into(),
+            display_name: None,
+            county: None,
+            method: "password".into(),
+            stay_signed_in: true,
+            last_signed_in: "2026-12-01T00:00:00Z".into(),
+            service_origin: None,
+        })
+        .unwrap();
+    r.keychain
+        .build(None, SERVICE_NAME, email)
+        .unwrap()
+        .set_password(r#"{"refresh_token":"rt-legacy","expires_at":1900000000}"#)
+        .unwrap();
+    r.sandbox.traffic().clear();
+    let session = r.session();
+    assert_eq!(session.restore_at_launch(&r.desktop).await.unwrap(), None);
+    assert!(r
+        .sandbox
+        .traffic()
+        .exchanges()
+        .iter()
+        .all(|e| !String::from_utf8_lossy(&e.body).contains("rt-legacy")));
+    assert!(r.keychain.is_empty(), "the unbound entry is deleted");
+    let known = r.desktop.store.accounts().unwrap();
+    assert!(!known[0].stay_signed_in);
+}
