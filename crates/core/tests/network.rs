@@ -423,4 +423,29 @@ mod county {
             .unwrap_err();
         assert_eq!(err.code(), "network.tls_untrusted", "{err}");
     }
+
+    /// A county IdP whose certificate is not trusted (the service's is):
+    /// the county sign-in says it is the certificate, not the network.
+    #[tokio::test]
+    async fn a_county_idp_with_an_untrusted_certificate_is_named_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let public = Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+        let sandbox = educloud_sandbox::start(SandboxConfig {
+            public_url: Some(public.clone()),
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        let reverse = mitm_on("reverse", port, Some(sandbox.local_url()), dir.path(), &[]);
+        // The county's IdP on another origin with a CA nobody trusts.
+        let county = TestCa::new("Unknown County CA");
+        let idp = https_server(&county.leaf(&["127.0.0.1"], -1, 30), 0).await;
+        let p = policy(serde_json::json!({
+            "ExtraCaCertificates": [reverse.ca],
+            "CountyOverrides": {"ntpc": {"issuer": idp.join("idp/ntpc").unwrap().to_string()}},
+        }));
+        let err = county_sign_in(p, &public, &reverse.ca).await.unwrap_err();
+        assert_eq!(err.code(), "network.tls_untrusted", "{err}");
+    }
 }

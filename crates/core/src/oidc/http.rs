@@ -123,16 +123,23 @@ impl IdpHttpError {
     pub(crate) fn into_core(self, what: &str) -> CoreError {
         match self {
             IdpHttpError::Transport(e) => {
-                if e.is_decode() || e.is_body() {
-                    CoreError::BadResponse {
-                        what: what.to_string(),
+                // A refused certificate, a proxy's refusal, a timeout: the
+                // same codes and words as the service's (h4b-network).
+                match crate::net::transport_error_for(&e, Some(what)) {
+                    CoreError::BadResponse { what, .. } => CoreError::BadResponse {
+                        what,
                         detail: net_text(&e.to_string()),
-                    }
-                } else {
-                    CoreError::Unreachable {
-                        what: what.to_string(),
+                    },
+                    CoreError::Unreachable { what, .. } => CoreError::Unreachable {
+                        what,
                         detail: chain(&e),
-                    }
+                    },
+                    CoreError::Proxy { what, auth, detail } => CoreError::Proxy {
+                        what,
+                        auth,
+                        detail: net_text(&detail),
+                    },
+                    other => other,
                 }
             }
             IdpHttpError::Read(e) => *e,
