@@ -37,14 +37,54 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 struct Pending {
     update: Update,
     bytes: Vec<u8>,
-    /// Whether the UI has shown the user that it is waiting.
-    announced: bool,
+}
+
+/// The downloaded update and whether the user was told about it: only a
+/// told one is ever handed out for installing.
+struct Told<T> {
+    value: T,
+    told: bool,
+}
+
+struct Slot<T>(Option<Told<T>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot(None)
+    }
+}
+
+impl<T> Slot<T> {
+    /// A new download, not yet shown to anybody.
+    fn put(&mut self, value: T) {
+        self.0 = Some(Told { value, told: false });
+    }
+
+    fn peek(&self) -> Option<&T> {
+        self.0.as_ref().map(|t| &t.value)
+    }
+
+    /// The UI shows it: from now on it may be installed.
+    fn tell(&mut self) -> Option<&T> {
+        self.0.as_mut().map(|t| {
+            t.told = true;
+            &t.value
+        })
+    }
+
+    /// The update to install — only one the user was told about.
+    fn take_told(&mut self) -> Option<T> {
+        match self.0 {
+            Some(Told { told: true, .. }) => self.0.take().map(|t| t.value),
+            _ => None,
+        }
+    }
 }
 
 /// A downloaded, verified update waiting for 立即重新啟動 or the app's exit.
 #[derive(Default)]
 pub struct PendingUpdate {
-    slot: Mutex<Option<Pending>>,
+    slot: Mutex<Slot<Pending>>,
     /// One check at a time: a 檢查更新 during the background check waits
     /// for it.
     checking: tokio::sync::Mutex<()>,
@@ -165,11 +205,11 @@ async fn check_inner(
         Err(code) => return CheckOutcome::Failed(code),
     };
     let version = update.version.clone();
-    *state.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pending {
-        update,
-        bytes,
-        announced: false,
-    });
+    state
+        .slot
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .put(Pending { update, bytes });
     // The window shows 有新版本，重新啟動後更新 (it reads the version back
     // through `pending_version`, which is what marks it as told).
     let _ = tauri::Emitter::emit(
@@ -225,7 +265,7 @@ async fn download_capped(update: &Update, limit: u64) -> Result<Vec<u8>, String>
 
 fn waiting_version(state: &PendingUpdate) -> Option<String> {
     let slot = state.slot.lock().unwrap_or_else(|p| p.into_inner());
-    slot.as_ref().map(|p| p.update.version.clone())
+    slot.peek().map(|p| p.update.version.clone())
 }
 
 /// The version of a downloaded update waiting for a restart, if any — what
@@ -235,10 +275,7 @@ fn waiting_version(state: &PendingUpdate) -> Option<String> {
 pub fn pending_version(app: &tauri::AppHandle) -> Option<String> {
     let state = app.try_state::<PendingUpdate>()?;
     let mut slot = state.slot.lock().unwrap_or_else(|p| p.into_inner());
-    slot.as_mut().map(|p| {
-        p.announced = true;
-        p.update.version.clone()
-    })
+    slot.tell().map(|p| p.update.version.clone())
 }
 
 /// Installs the downloaded update if the user was told about it (立即重新
@@ -250,19 +287,40 @@ pub fn install_pending(app: &tauri::AppHandle) {
     };
     let pending = {
         let mut slot = state.slot.lock().unwrap_or_else(|p| p.into_inner());
-        match slot.as_ref() {
-            Some(p) if p.announced => slot.take(),
-            Some(p) => {
-                tracing::info!(version = %p.update.version, "a downloaded update was never shown: not installed");
-                None
-            }
-            None => None,
+        let pending = slot.take_told();
+        if let (None, Some(p)) = (&pending, slot.peek()) {
+            tracing::info!(version = %p.update.version, "a downloaded update was never shown: not installed");
         }
+        pending
     };
     if let Some(p) = pending {
         tracing::info!(version = %p.update.version, "installing the downloaded update");
         if let Err(e) = p.update.install(p.bytes) {
             tracing::warn!(error = %e, "update install failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Slot;
+
+    /// Issue 13 item 6: nothing the user was not told about is installed.
+    #[test]
+    fn only_an_update_the_user_was_told_about_is_handed_out() {
+        let mut slot = Slot::default();
+        assert_eq!(slot.take_told(), None::<&str>);
+        slot.put("1.2.0");
+        assert_eq!(slot.peek(), Some(&"1.2.0"));
+        assert_eq!(slot.take_told(), None, "downloaded but never shown");
+        assert_eq!(slot.peek(), Some(&"1.2.0"), "still waiting");
+        assert_eq!(slot.tell(), Some(&"1.2.0"));
+        assert_eq!(slot.take_told(), Some("1.2.0"));
+        assert_eq!(slot.peek(), None);
+        // A newer download replaces it and must be told again.
+        slot.put("1.2.0");
+        slot.tell();
+        slot.put("1.3.0");
+        assert_eq!(slot.take_told(), None);
     }
 }
