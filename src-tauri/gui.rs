@@ -20,6 +20,9 @@ use crate::launch::LaunchClock;
 /// (a page that never reports must not leave the app without its service).
 const DEFER_AT_MOST: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long the exit waits to end a session nobody keeps.
+const EXIT_SIGN_OUT_AT_MOST: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Signalled once by `ui_ready`: the first screen is painted and live.
 #[derive(Default)]
 pub struct UiReady(pub Arc<tokio::sync::Notify>);
@@ -115,9 +118,9 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
         Ok(app) => {
             app.run(move |handle, event| {
                 if let RunEvent::Exit = event {
-                    // Shared PCs: nobody inherits the session when the app closes.
+                    let (desktop, session) = (&on_exit.0, &on_exit.1);
                     if shared_device {
-                        let (desktop, session) = (&on_exit.0, &on_exit.1);
+                        // Shared PCs: nobody inherits the session when the app closes.
                         tauri::async_runtime::block_on(async {
                             match session.sign_out(desktop, true).await {
                                 Ok(out) => tracing::info!(
@@ -128,6 +131,24 @@ pub fn run(desktop: Desktop, started: Instant) -> ExitCode {
                                 Err(e) => {
                                     tracing::warn!(code = e.code(), "sign-out on exit failed")
                                 }
+                            }
+                        });
+                    } else {
+                        // A session not kept with 保持登入狀態 has nobody to
+                        // hold it after this: ended at the service (queued for
+                        // the next launch when offline), bounded so a stalled
+                        // service cannot hold the exit.
+                        tauri::async_runtime::block_on(async {
+                            let ended = tokio::time::timeout(
+                                EXIT_SIGN_OUT_AT_MOST,
+                                session.end_unkept(desktop),
+                            )
+                            .await;
+                            if let Ok(Some(out)) = ended {
+                                tracing::info!(
+                                    revoked = out.revoked,
+                                    "unkept session ended on exit"
+                                );
                             }
                         });
                     }

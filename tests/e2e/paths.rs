@@ -555,6 +555,8 @@ async fn account_screen_has_words_only_and_switches_between_kept_accounts() {
     app.wait_text("#dialog-body", "同時登出新北市的 Open ID")
         .await;
     app.click("#sign-out-county").await;
+    // Leave nothing behind: the account goes from this PC too.
+    app.click("#sign-out-forget").await;
     app.screenshot("paths-4-sign-out-choice").await;
     app.click("#sign-out-confirm").await;
     app.wait_for("#home-sign-in").await;
@@ -573,6 +575,13 @@ async fn account_screen_has_words_only_and_switches_between_kept_accounts() {
         "the county's sign-out page was not opened: {:?}",
         profile.browser_visits()
     );
+    let status = app.invoke("session_status", json!({})).await;
+    let known = status["ok"]["known_accounts"].to_string();
+    assert!(
+        !known.contains("ntpcbound"),
+        "the account stayed on this PC: {known}"
+    );
+
     app.close().await;
 }
 

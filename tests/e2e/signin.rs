@@ -175,6 +175,7 @@ async fn member_sign_in_wrong_password_then_right_and_unactivated() {
         .await;
     app.screenshot("signin-member-account").await;
     app.click("#sign-out").await;
+    app.click("#sign-out-confirm").await;
     app.wait_for("#home-sign-in").await;
 
     app.click("#home-sign-in").await;

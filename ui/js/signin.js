@@ -375,26 +375,29 @@ async function removeAccount(account, isCurrent) {
   await show(isCurrent ? 'home' : 'account');
 }
 
-/** 登出, with the choice to also end the county's browser session. */
+/**
+ * 登出, with two choices for a shared PC without a SharedDevice policy: also
+ * end the county's browser session, and also remove the account from this
+ * PC (its keychain entry, its row and its history) — nothing left behind.
+ */
 async function signOut(a) {
-  let endCounty = false;
-  if (a.county) {
-    const box = h('input', { type: 'checkbox', id: 'sign-out-county', checked: state.info?.shared_device || null });
-    const body = h('span', {},
-      h('span', { class: 'check' }, box, h('label', { for: 'sign-out-county' }, t('signout.county', { county: countyName(a.county) }))),
-      h('span', { class: 'hint block' }, t('signout.county_hint')));
-    const sure = await dialog({ title: 'signout.title', body, okId: 'sign-out-confirm', cancel: true, okLabel: 'account.sign_out' });
-    if (!sure) return;
-    endCounty = box.checked;
-  }
-  await show('signing-out', { endCounty });
+  const shared = !!state.info?.shared_device;
+  const countyBox = a.county ? h('input', { type: 'checkbox', id: 'sign-out-county', checked: shared || null }) : null;
+  const forgetBox = h('input', { type: 'checkbox', id: 'sign-out-forget', checked: shared || null });
+  const body = h('span', {},
+    countyBox ? h('span', { class: 'check' }, countyBox, h('label', { for: 'sign-out-county' }, t('signout.county', { county: countyName(a.county) }))) : null,
+    h('span', { class: 'check' }, forgetBox, h('label', { for: 'sign-out-forget' }, t('signout.forget'))),
+    h('span', { class: 'hint block' }, t('signout.shared_hint')));
+  const sure = await dialog({ title: 'signout.title', body, okId: 'sign-out-confirm', cancel: true, okLabel: 'account.sign_out' });
+  if (!sure) return;
+  await show('signing-out', { endCounty: !!countyBox?.checked, forget: forgetBox.checked });
 }
 
 // Signing out may wait for the service (revocation): spinner with 取消
 // meanwhile; the local part (keychain, session) is done either way.
-screen('signing-out', async (root, { endCounty }) => {
+screen('signing-out', async (root, { endCounty, forget }) => {
   try {
-    const out = await invoke('sign_out', { all: false, endCountySession: endCounty });
+    const out = await invoke('sign_out', { all: false, endCountySession: endCounty, forget });
     // Signed out here, but the service could not be told: said, not silent.
     if (out && out.notice) showError({ code: out.notice });
   } catch (e) {
