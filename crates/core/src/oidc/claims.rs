@@ -33,6 +33,16 @@ pub(crate) fn str_of(v: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// Position `i` of a `[role, title]` list as text: trimmed; blank or not
+/// text → `None` (as [`str_of`]), without shifting the other position.
+fn title_at(list: &[Value], i: usize) -> Option<String> {
+    list.get(i)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// `[{"schoolid","titles":[role,title]}]` (eduinfo) or kh_titles in any of
 /// the shapes seen: strings, `{role,title}` objects, eduinfo-like objects.
 pub(crate) fn role_and_title(
@@ -43,11 +53,7 @@ pub(crate) fn role_and_title(
         return (None, None);
     };
     if list.iter().all(Value::is_string) {
-        let s: Vec<String> = list
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        return (s.first().cloned(), s.get(1).cloned());
+        return (title_at(list, 0), title_at(list, 1));
     }
     let pick = list
         .iter()
@@ -57,11 +63,7 @@ pub(crate) fn role_and_title(
         return (None, None);
     };
     if let Some(inner) = entry.get("titles").and_then(Value::as_array) {
-        let s: Vec<String> = inner
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        return (s.first().cloned(), s.get(1).cloned());
+        return (title_at(inner, 0), title_at(inner, 1));
     }
     (str_of(entry, "role"), str_of(entry, "title"))
 }
@@ -106,6 +108,29 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn blank_titles_are_no_titles() {
+        // Found by the `claims` fuzz target (fuzz/src/oidc.rs): eduinfo
+        // titles ["", "專任教師"] gave role Some("") — a blank 職稱 part that
+        // also hid a real `role` claim.
+        assert_eq!(
+            role_and_title(&json!([{"titles": ["", "專任教師"]}]), None),
+            (None, Some("專任教師".to_string()))
+        );
+        assert_eq!(
+            role_and_title(&json!([" ", " 導師 "]), None),
+            (None, Some("導師".to_string()))
+        );
+        let id = identity_from_claims(
+            "ntpc",
+            "s",
+            &obj(json!({"role": "教師"})),
+            Some(&json!({"titles": [{"titles": [" ", ""]}]})),
+        );
+        assert_eq!(id.role.as_deref(), Some("教師"));
+        assert_eq!(id.title, None);
     }
 
     #[test]
