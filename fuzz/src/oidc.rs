@@ -117,6 +117,21 @@ pub fn url_differential(data: &[u8]) {
             );
         }
     }
+    // Likewise a county issuer in policy `CountyOverrides` that check()
+    // passes is one the directory keeps.
+    let doc = serde_json::json!({ "CountyOverrides": { "labc": {
+        "name_zh": "實驗", "client_id": "c", "issuer": text } } })
+    .to_string();
+    if let Ok((policy, _)) = educloud_core::policy::Policy::from_json(&doc) {
+        if policy.county_overrides.is_some()
+            && !policy.check().iter().any(|(k, _)| *k == "CountyOverrides")
+        {
+            assert!(
+                core::check_issuer("labc", text).is_ok(),
+                "policy check passes issuer {text:?}; the directory drops it"
+            );
+        }
+    }
     // The sandbox accepts a redirect URI only where the app's loopback would
     // be: http on 127.0.0.1/[::1], the county's callback path, secure.
     for county in ["ntpc", "tp"] {

@@ -19,7 +19,7 @@ impl Policy {
                     .is_some_and(|m| m.contains_key(code))
         };
         if let Some(u) = &self.service_url {
-            if let Err(e) = check_url(u, &["https"]) {
+            if let Err(e) = check_secure_url(u) {
                 out.push(("ServiceUrl", e));
             }
         }
@@ -62,8 +62,15 @@ impl Policy {
                     format!("{code}: a new county needs {}", missing.join(", ")),
                 ));
             }
-            if let Some(Err(e)) = o.issuer.as_deref().map(|u| check_url(u, &["https"])) {
-                out.push(("CountyOverrides", format!("{code}: issuer {e}")));
+            if let Some(u) = o.issuer.as_deref() {
+                match check_secure_url(u) {
+                    Err(e) => out.push(("CountyOverrides", format!("{code}: issuer {e}"))),
+                    Ok(url) if url.query().is_some() || url.fragment().is_some() => out.push((
+                        "CountyOverrides",
+                        format!("{code}: issuer {u} must not have a query or fragment"),
+                    )),
+                    Ok(_) => {}
+                }
             }
             if let Some(p) = &o.profile {
                 if serde_json::from_value::<IdpProfile>(serde_json::Value::String(p.clone()))
@@ -89,6 +96,20 @@ impl Policy {
             }
         }
         out
+    }
+}
+
+/// A URL the app itself calls (`ServiceUrl`, a county issuer): exactly what
+/// the app accepts at run time ([`crate::api::is_secure_url`]) — https, or
+/// plain http to a loopback IP literal (not `localhost`, RFC 8252 §8.3).
+pub(crate) fn check_secure_url(u: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(u).map_err(|e| format!("{u} is not a URL ({e})"))?;
+    if crate::api::is_secure_url(&url) {
+        Ok(url)
+    } else {
+        Err(format!(
+            "{u}: scheme must be https (plain http only to 127.0.0.1 or [::1])"
+        ))
     }
 }
 
@@ -158,5 +179,31 @@ mod tests {
         )
         .unwrap();
         assert!(ok.check().is_empty(), "{:?}", ok.check());
+    }
+
+    #[test]
+    fn urls_the_app_would_refuse_are_reported() {
+        // Found by the url_differential fuzz target (fuzz/src/oidc.rs):
+        // check() passed a ServiceUrl http://localhost… and issuers with a
+        // query, which the app then refuses (api::is_secure_url,
+        // directory::check_issuer): doctor said "fine", the app failed.
+        let (p, _) = Policy::from_json(
+            r#"{"ServiceUrl":"http://localhost:8080/",
+            "CountyOverrides":{
+              "lab":{"name_zh":"實驗","client_id":"c","issuer":"https://idp.lab.example.tw/?x=1"},
+              "labb":{"name_zh":"實驗二","client_id":"c","issuer":"http://localhost/idp"}}}"#,
+        )
+        .unwrap();
+        let found: Vec<String> = p.check().iter().map(|(k, m)| format!("{k}: {m}")).collect();
+        for e in [
+            "ServiceUrl: http://localhost:8080/: scheme must be https",
+            "CountyOverrides: lab: issuer https://idp.lab.example.tw/?x=1 must not have a query or fragment",
+            "CountyOverrides: labb: issuer http://localhost/idp: scheme must be https",
+        ] {
+            assert!(
+                found.iter().any(|f| f.starts_with(e)),
+                "missing {e} in {found:#?}"
+            );
+        }
     }
 }
