@@ -25,6 +25,11 @@ use std::path::{Path, PathBuf};
 
 use super::{macos, windows, Policy, KEYS, LINUX_POLICY_FILE};
 
+/// A binary whose developer variables apply as a debug build's do: a debug
+/// build, or an optimized one built with the `developer-build` feature (only
+/// `scripts/bench`'s window probes; never an installer).
+pub const DEVELOPER_BINARY: bool = cfg!(debug_assertions) || cfg!(feature = "developer-build");
+
 /// Which rules apply to the developer variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Build {
@@ -41,8 +46,7 @@ impl Build {
     /// This process's rules: a release build is always [`Build::Release`];
     /// a debug build unless `EDUCLOUD_RELEASE_RULES=1`.
     pub fn current() -> Build {
-        if !cfg!(debug_assertions) || std::env::var("EDUCLOUD_RELEASE_RULES").as_deref() == Ok("1")
-        {
+        if !DEVELOPER_BINARY || std::env::var("EDUCLOUD_RELEASE_RULES").as_deref() == Ok("1") {
             Build::Release
         } else {
             Build::Debug
@@ -53,7 +57,7 @@ impl Build {
 impl Default for Build {
     /// The compiled build, without reading any variable.
     fn default() -> Self {
-        if cfg!(debug_assertions) {
+        if DEVELOPER_BINARY {
             Build::Debug
         } else {
             Build::Release
@@ -201,7 +205,7 @@ impl LoadedPolicy {
             ..LoadedPolicy::default()
         };
         os_sources(&mut loaded);
-        let debug_binary = cfg!(debug_assertions);
+        let debug_binary = DEVELOPER_BINARY;
         let machine_var = match vars.machine_policy_file {
             Some(file) if !debug_binary => {
                 loaded.ignore(
@@ -697,7 +701,7 @@ mod tests {
             |_| {},
             None,
         );
-        if cfg!(debug_assertions) {
+        if DEVELOPER_BINARY {
             assert_eq!(l.policy().shared_device, Some(true));
             assert!(l.ignored().is_empty());
         } else {
