@@ -105,6 +105,25 @@ async fn narrow_window_like_200_percent_zoom_and_dark_mode() {
     // 200% zoom of the 960-pixel window leaves 480 CSS pixels: the same
     // layout as a 480-pixel window at 100%.
     app.client.set_window_size(480, 720).await.unwrap();
+    // The resize reflows the header and the card: click only once the page
+    // has its new width (a click computed before the reflow can miss).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let width = app
+            .client
+            .execute("return window.innerWidth", vec![])
+            .await
+            .unwrap();
+        if width.as_f64().is_some_and(|w| w <= 480.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window never became 480 pixels wide: {width}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     app.click("#home-register").await;
     app.wait_for("#terms").await;
     let overflow = app

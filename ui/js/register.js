@@ -36,13 +36,16 @@ function draftPayload(step) {
 // bring the draft back after it was deleted.
 let draftGeneration = 0;
 let draftSaving = Promise.resolve();
-const saveDraft = debounce((step) => {
-  const generation = draftGeneration;
+// The generation is taken when the person typed, not when the debounce
+// fires: a change event while 送出 runs (focus moving to the dialog) must not
+// save the draft again after the registration succeeded.
+const queueDraftSave = debounce((step, generation) => {
   const draft = draftPayload(step);
   draftSaving = draftSaving
     .then(() => (generation === draftGeneration ? invoke('save_draft', { draft }) : null))
     .catch(() => {});
 }, 300);
+const saveDraft = (step) => queueDraftSave(step, draftGeneration);
 
 async function forgetDraft() {
   draftGeneration++;
