@@ -168,12 +168,28 @@ impl Proc {
     }
 }
 
+/// A free port for a proxy started as another process, chosen BELOW the
+/// kernel's ephemeral range (32768–60999 on Linux): a port the kernel hands
+/// out for `bind(0)` (the sandboxes and servers of tests running in
+/// parallel) or for an outgoing connection could otherwise be taken between
+/// this check and the proxy's own bind — the proxy then fails to start and
+/// the test talks to somebody else's listener (seen once in CI).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    for _ in 0..200 {
+        let n = seed.wrapping_add(NEXT.fetch_add(7_919, Ordering::Relaxed));
+        let port = 20_000 + (n % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000 on 127.0.0.1");
 }
 
 /// Runs `program args` under `timeout 600` and waits until 127.0.0.1:port
@@ -204,6 +220,16 @@ pub fn spawn(name: &'static str, program: &Path, args: &[String], port: u16, dir
             proc.log()
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+    // The listener must be this process's: one that exited (its port was
+    // taken) leaves somebody else answering.
+    let mut proc = proc;
+    std::thread::sleep(Duration::from_millis(200));
+    if let Ok(Some(status)) = proc.child.try_wait() {
+        panic!(
+            "{name} exited ({status}) although 127.0.0.1:{port} answers; its log:\n{}",
+            proc.log()
+        );
     }
     proc
 }
