@@ -123,8 +123,27 @@ async fn county_sign_in_stays_signed_in_across_restarts_then_signs_out() {
     assert_eq!(profile.browser_visits().len(), 1);
     app.click("#sign-out").await;
     // A county account: 登出 asks whether to end the county's session too.
+    // Asked for after a silent restore, it is either done (the county's
+    // logout page opens) or said — never silently dropped.
+    app.click("#sign-out-county").await;
     app.click("#sign-out-confirm").await;
     app.wait_for("#home-sign-in").await;
+    let mut outcome = None;
+    for _ in 0..50 {
+        let visited = profile.browser_visits()[1..]
+            .iter()
+            .any(|v| v["url"].as_str().unwrap_or("").contains("/idp/ntpc/"));
+        let toast = app.text("#toast").await;
+        if visited || toast.contains("無法自動登出新北市") {
+            outcome = Some((visited, toast));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        outcome.is_some(),
+        "ending the county's browser session was asked for, and nothing was done or said"
+    );
     assert!(!keychain_has(account), "keychain entry left after 登出");
     app.close().await;
 

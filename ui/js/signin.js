@@ -4,7 +4,7 @@ import { invoke } from './ipc.js';
 import { t, language, errorText } from './i18n.js';
 import { h } from './dom.js';
 import { field, formStatus, setStatus, setFieldError, dialog } from './form.js';
-import { screen, show, state, showError, slowAction, isOutage, trouble } from './router.js';
+import { screen, show, state, showError, slowAction, isOutage, trouble, toast } from './router.js';
 import { countyName, rememberCounties } from './counties.js';
 
 // County IdP health (the county page's 測試服務是否正常?), checked once per
@@ -390,16 +390,19 @@ async function signOut(a) {
     h('span', { class: 'hint block' }, t('signout.shared_hint')));
   const sure = await dialog({ title: 'signout.title', body, okId: 'sign-out-confirm', cancel: true, okLabel: 'account.sign_out' });
   if (!sure) return;
-  await show('signing-out', { endCounty: !!countyBox?.checked, forget: forgetBox.checked });
+  await show('signing-out', { endCounty: !!countyBox?.checked, forget: forgetBox.checked, county: a.county });
 }
 
 // Signing out may wait for the service (revocation): spinner with 取消
 // meanwhile; the local part (keychain, session) is done either way.
-screen('signing-out', async (root, { endCounty, forget }) => {
+screen('signing-out', async (root, { endCounty, forget, county }) => {
   try {
     const out = await invoke('sign_out', { all: false, endCountySession: endCounty, forget });
     // Signed out here, but the service could not be told: said, not silent.
     if (out && out.notice) showError({ code: out.notice });
+    // The county's browser session was asked to end, but this session (a
+    // restored or switched one) carries no logout page: say so, not silent.
+    else if (endCounty && out && !out.end_session_opened) toast(t('signout.county_not_ended', { county: countyName(county) }));
   } catch (e) {
     showError(e);
   }
