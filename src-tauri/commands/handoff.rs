@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use educloud_core::api::EduCloudClient;
 use educloud_core::desktop::Desktop;
 use educloud_core::session::SessionState;
 use tauri::State;
@@ -21,8 +20,5 @@ pub async fn open_service_signed_in(
     session: State<'_, Arc<SessionState>>,
     service: String,
 ) -> CmdResult<()> {
-    let token = session.access_token(&desktop).await?;
-    let api = EduCloudClient::for_desktop(&desktop).await?;
-    let handoff = api.web_handoff(&token, &service).await?;
-    Ok(desktop.browser.open(handoff.url.expose_secret())?)
+    Ok(session.open_service_signed_in(&desktop, &service).await?)
 }

@@ -38,6 +38,7 @@ mod revoke;
 mod sign_in;
 mod sign_out;
 mod timings;
+mod web;
 
 pub use timings::SignInTimings;
 
