@@ -155,16 +155,26 @@ async fn bench_click_to_browser_and_silent_restore() {
             // The account screen may replace the home screen before the
             // window's first paint (the service starts at once when a session
             // is kept): then nothing is left to wait for after ready (0 ms).
-            let ms = app
-                .client
-                .execute(
-                    "const r = performance.getEntriesByName('educloud-restored')[0]; \
-                     const u = performance.getEntriesByName('educloud-ui-ready')[0]; \
-                     return r && u ? [r.startTime - u.startTime, r.startTime] : null",
-                    vec![],
-                )
-                .await
-                .unwrap();
+            // Both marks are set just after their screens are drawn (the
+            // ready mark two frames later): wait for them, not only for the
+            // account screen.
+            let mut ms = serde_json::Value::Null;
+            for _ in 0..50 {
+                ms = app
+                    .client
+                    .execute(
+                        "const r = performance.getEntriesByName('educloud-restored')[0]; \
+                         const u = performance.getEntriesByName('educloud-ui-ready')[0]; \
+                         return r && u ? [r.startTime - u.startTime, r.startTime] : null",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                if !ms.is_null() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             let after_ready = ms[0].as_f64().expect("restore marks");
             restores.push(after_ready.max(0.0));
             from_page_start.push(ms[1].as_f64().expect("restore mark"));
